@@ -1,0 +1,24 @@
+"""lcodec: learned lossless image compression with bit-exact integer models."""
+
+from lcodec.errors import (
+    ChecksumError,
+    FormatError,
+    InvalidInputError,
+    LcodecError,
+    LimitError,
+    UnknownModelError,
+    UnsupportedVersionError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ChecksumError",
+    "FormatError",
+    "InvalidInputError",
+    "LcodecError",
+    "LimitError",
+    "UnknownModelError",
+    "UnsupportedVersionError",
+    "__version__",
+]

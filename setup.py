@@ -1,0 +1,22 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="lcodec",
+    version="0.1.0",
+    description="Learned lossless image codec: an integer PixelCNN driving a Numba range coder",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["lcodec", "lcodec.*"]),
+    package_data={"lcodec": ["weights/*.npz"]},
+    install_requires=["numpy>=1.24", "numba>=0.58", "pillow>=10"],
+    extras_require={
+        "train": ["torch>=2.1", "tqdm"],
+        "test": ["pytest>=7", "hypothesis>=6"],
+        "bench": ["imagecodecs>=2024.1.1", "constriction==0.5.0", "matplotlib", "zstandard"],
+    },
+    entry_points={
+        "console_scripts": ["lcodec=lcodec.cli:main"],
+        "PIL.plugins": [],
+    },
+)
