@@ -1,0 +1,204 @@
+"""The codecs the benchmark compares: a small `Codec` interface, lcodec and the lossless anchors.
+
+Every codec runs single-threaded so that bits and seconds compare like with like. A codec whose library is
+missing is still listed; `unavailable()` says why, and the harness reports it instead of dropping it.
+"""
+
+import gzip
+import io
+import lzma
+import struct
+
+import numpy as np
+
+RAW_HEADER = struct.Struct("<IIB")  # height, width, channels: what a raw-pixel stream needs to be decoded
+ONE_THREAD = {"numthreads": 1}
+
+
+class CodecUnavailable(Exception):
+    """The codec cannot run here (library missing) or cannot code this kind of image."""
+
+
+class Codec:
+    """A lossless image codec: uint8 array (h, w) or (h, w, C) -> bytes -> the same array."""
+
+    name = "codec"
+    key = "codec"  # the spelling --codecs accepts
+
+    def unavailable(self):
+        """None when the codec can run here, else the reason (a short string)."""
+        return None
+
+    def encode(self, image):
+        raise NotImplementedError
+
+    def decode(self, data):
+        raise NotImplementedError
+
+    def estimate_bits(self, image):
+        """The model's own estimate of the coded size (Σ −log2 q), for codecs that have one."""
+        return None
+
+
+def _raw(image):
+    h, w = image.shape[:2]
+    c = 1 if image.ndim == 2 else image.shape[2]
+    return RAW_HEADER.pack(h, w, c) + np.ascontiguousarray(image).tobytes()
+
+
+def _unraw(raw):
+    h, w, c = RAW_HEADER.unpack_from(raw)
+    pixels = np.frombuffer(raw, np.uint8, offset=RAW_HEADER.size)
+    return pixels.reshape((h, w) if c == 1 else (h, w, c))
+
+
+class Png(Codec):
+    name = "PNG"
+    key = "png"
+
+    def encode(self, image):
+        from PIL import Image
+
+        out = io.BytesIO()
+        Image.fromarray(image).save(out, format="PNG", optimize=True)
+        return out.getvalue()
+
+    def decode(self, data):
+        from PIL import Image
+
+        return np.asarray(Image.open(io.BytesIO(data)))
+
+
+class Gzip(Codec):
+    """gzip -9 of the raw pixels, after a 9-byte shape header."""
+
+    name = "gzip -9"
+    key = "gzip"
+
+    def encode(self, image):
+        return gzip.compress(_raw(image), compresslevel=9, mtime=0)
+
+    def decode(self, data):
+        return _unraw(gzip.decompress(data))
+
+
+class Zstd(Codec):
+    """zstd -19 of the raw pixels, after a 9-byte shape header."""
+
+    name = "zstd -19"
+    key = "zstd"
+
+    def unavailable(self):
+        try:
+            import zstandard  # noqa: F401
+        except ImportError:
+            return "zstandard is not installed"
+        return None
+
+    def encode(self, image):
+        import zstandard
+
+        return zstandard.ZstdCompressor(level=19, threads=0).compress(_raw(image))
+
+    def decode(self, data):
+        import zstandard
+
+        return _unraw(zstandard.ZstdDecompressor().decompress(data))
+
+
+class Xz(Codec):
+    """xz -9e of the raw pixels, after a 9-byte shape header."""
+
+    name = "xz -9e"
+    key = "xz"
+
+    def encode(self, image):
+        return lzma.compress(_raw(image), preset=9 | lzma.PRESET_EXTREME)
+
+    def decode(self, data):
+        return _unraw(lzma.decompress(data))
+
+
+class Imagecodecs(Codec):
+    """An image codec from the imagecodecs library (`<codec>_encode` / `<codec>_decode`), single-threaded."""
+
+    def __init__(self, name, key, codec, encode_args=None, decode_args=None, colour_only=False):
+        self.name, self.key, self.codec = name, key, codec
+        self.encode_args, self.decode_args = encode_args or {}, decode_args or {}
+        self.colour_only = colour_only
+
+    def unavailable(self):
+        try:
+            import imagecodecs
+        except ImportError:
+            return "imagecodecs is not installed"
+        if not getattr(getattr(imagecodecs, self.codec.upper(), None), "available", False):
+            return f"imagecodecs {imagecodecs.__version__} was built without {self.codec}"
+        return None
+
+    def encode(self, image):
+        import imagecodecs
+
+        if self.colour_only and (image.ndim != 3 or image.shape[2] not in (3, 4)):
+            raise CodecUnavailable(f"{self.name} codes RGB/RGBA only, got shape {image.shape}")
+        return getattr(imagecodecs, f"{self.codec}_encode")(image, **self.encode_args)
+
+    def decode(self, data):
+        import imagecodecs
+
+        return getattr(imagecodecs, f"{self.codec}_decode")(data, **self.decode_args)
+
+
+class Lcodec(Codec):
+    """lcodec through its public API, with the model's estimate Σ −log2 q beside the actual size."""
+
+    name = "lcodec"
+    key = "lcodec"
+
+    def __init__(self, model=None):
+        self.model = model
+
+    def unavailable(self):
+        import lcodec
+
+        missing = [n for n in ("compress", "decompress") if not hasattr(lcodec, n)]
+        if missing:
+            return f"lcodec {lcodec.__version__} has no {', '.join(missing)}"
+        return None
+
+    def encode(self, image):
+        import lcodec
+
+        return lcodec.compress(image, model=self.model)
+
+    def decode(self, data):
+        import lcodec
+
+        return lcodec.decompress(data)
+
+    def estimate_bits(self, image):
+        from lcodec.explain import estimate_bits
+
+        return estimate_bits(image, model=self.model)
+
+
+def all_codecs():
+    """Every codec in table order: lcodec first, then the anchors from general-purpose to image-specific."""
+    return [
+        Lcodec(),
+        Png(),
+        Gzip(),
+        Zstd(),
+        Xz(),
+        Imagecodecs("QOI", "qoi", "qoi", colour_only=True),
+        # CharLS, lossless (NEAR=0), its default interleave, no colour transform.
+        Imagecodecs("JPEG-LS", "jpegls", "jpegls"),
+        # OpenJPEG, reversible 5/3 wavelet with the reversible colour transform.
+        Imagecodecs("JPEG 2000", "jpeg2000", "jpeg2k", {"level": 0, "reversible": True, **ONE_THREAD}, ONE_THREAD),
+        # libwebp lossless at its strongest setting: method 6, quality 100.
+        Imagecodecs("WebP-LL m6", "webp", "webp", {"level": 100, "lossless": True, "method": 6, **ONE_THREAD},
+                    colour_only=True),
+        # libjxl lossless (modular mode).
+        *(Imagecodecs(f"JPEG-XL e{effort}", f"jxl{effort}", "jpegxl",
+                      {"lossless": True, "effort": effort, **ONE_THREAD}, ONE_THREAD) for effort in (7, 9)),
+    ]

@@ -1,0 +1,306 @@
+"""Run codecs over images: bits per sub-pixel, seconds, and an exactness check on every round trip.
+
+`python -m bench [DIR...] [--quick] [--json FILE] [--plot FILE] [--codecs a,b,...]` prints a markdown table.
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from bench.codecs import CodecUnavailable, all_codecs
+
+REPO = Path(__file__).resolve().parents[1]
+IMAGE_SUFFIXES = {".png", ".bmp", ".ppm", ".pgm", ".pnm", ".tif", ".tiff"}
+QUICK_IMAGES = 3
+QUICK_CROP = 128
+WARMUP_CROP = 16  # a tiny first round trip per codec, untimed: pays for imports, JIT and model loading
+TIMING_RUNS = 5  # a fast call is repeated (best of up to this many) so the timer's noise does not dominate
+TIMING_BUDGET_S = 0.5  # ... as long as the repeats together stay under this
+
+
+def default_dir():
+    shared = Path(os.environ.get("LCODEC_SHARED", REPO.parent / "shared"))
+    return shared / "data" / "kodak"
+
+
+def load_images(dirs, quick=False):
+    """[(name, uint8 array)] from every image file in the folders, gray or RGB (alpha and palettes dropped).
+
+    quick: the first few images only, each cut to a centred square crop.
+    """
+    from PIL import Image
+
+    paths = []
+    for folder in dirs:
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise SystemExit(f"bench: not a folder: {folder}")
+        paths += sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not paths:
+        raise SystemExit(f"bench: no images in {', '.join(map(str, dirs))}")
+    if quick:
+        paths = paths[:QUICK_IMAGES]
+    images = []
+    for path in paths:
+        with Image.open(path) as im:
+            if im.mode not in ("L", "RGB"):
+                im = im.convert("L" if im.mode in ("1", "LA", "I", "I;16", "F") else "RGB")
+            array = np.asarray(im)
+        if quick:
+            h, w = array.shape[:2]
+            top, left = max(0, (h - QUICK_CROP) // 2), max(0, (w - QUICK_CROP) // 2)
+            array = np.ascontiguousarray(array[top : top + QUICK_CROP, left : left + QUICK_CROP])
+        images.append((path.name, array))
+    return images
+
+
+def _timed(fn, arg):
+    """(fn(arg), seconds): the best of up to TIMING_RUNS calls, repeating only while calls are fast."""
+    best, spent = float("inf"), 0.0
+    for _ in range(TIMING_RUNS):
+        start = time.perf_counter()
+        out = fn(arg)
+        elapsed = time.perf_counter() - start
+        best, spent = min(best, elapsed), spent + elapsed
+        if spent + elapsed > TIMING_BUDGET_S:
+            break
+    return out, best
+
+
+def _exact(image, decoded):
+    decoded = np.asarray(decoded)
+    return decoded.dtype == np.uint8 and decoded.shape == image.shape and np.array_equal(decoded, image)
+
+
+def _failure(exc):
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def run_codec(codec, images, log=None):
+    """One table row for one codec over all images."""
+    row = {"codec": codec.name, "key": codec.key, "bpsp": None, "est_bpsp": None, "overhead": None,
+           "encode_s": None, "decode_s": None, "encode_mbps": None, "decode_mbps": None,
+           "lossless": False, "images": len(images), "exact": 0, "bits": None, "est_bits": None,
+           "subpixels": int(sum(a.size for _, a in images)), "error": None}
+    reason = codec.unavailable()
+    if reason:
+        row["error"] = f"unavailable: {reason}"
+        return row
+    try:
+        tiny = images[0][1][:WARMUP_CROP, :WARMUP_CROP]
+        codec.decode(codec.encode(np.ascontiguousarray(tiny)))
+    except Exception:  # the same failure shows again, per image, below
+        pass
+    bits, est_bits, enc_s, dec_s, coded, errors = 0, 0.0, 0.0, 0.0, 0, []
+    for name, image in images:
+        try:
+            data, t_enc = _timed(codec.encode, image)
+            decoded, t_dec = _timed(codec.decode, data)
+            est = codec.estimate_bits(image)
+        except CodecUnavailable as exc:
+            errors.append(f"{name}: unsupported: {exc}")
+            continue
+        except Exception as exc:  # a codec that crashes is a result to report, not a reason to stop
+            errors.append(f"{name}: {_failure(exc)}")
+            continue
+        coded, bits = coded + 1, bits + 8 * len(data)
+        enc_s, dec_s = enc_s + t_enc, dec_s + t_dec
+        est_bits = None if est is None or est_bits is None else est_bits + float(est)
+        if _exact(image, decoded):
+            row["exact"] += 1
+        else:
+            errors.append(f"{name}: round trip differs")
+        if log:
+            log(f"  {codec.name:12s} {name:16s} {8 * len(data) / image.size:6.3f} bpsp  "
+                f"enc {t_enc:7.3f} s  dec {t_dec:7.3f} s")
+    row["lossless"] = row["exact"] == len(images)
+    if errors:
+        row["error"] = f"{len(errors)} of {len(images)} images failed; first: {errors[0]}"
+    if coded == len(images):  # sizes and times are comparable only over the full image set
+        n, raw_mb = len(images), row["subpixels"] / 1e6
+        row.update(bits=bits, bpsp=bits / row["subpixels"], encode_s=enc_s / n, decode_s=dec_s / n,
+                   encode_mbps=raw_mb / enc_s if enc_s else None, decode_mbps=raw_mb / dec_s if dec_s else None)
+        if est_bits is not None:
+            row.update(est_bits=est_bits, est_bpsp=est_bits / row["subpixels"], overhead=bits / est_bits - 1)
+    return row
+
+
+def run(codecs, images, log=None):
+    rows = []
+    for codec in codecs:
+        start = time.perf_counter()
+        rows.append(run_codec(codec, images, log))
+        if log:
+            log(f"{codec.name}: {time.perf_counter() - start:.1f} s")
+    return rows
+
+
+def _num(value, fmt):
+    return "—" if value is None else format(value, fmt)
+
+
+def format_table(rows):
+    lines = [
+        "| codec | bits/sub-pixel | model estimate (coder overhead) | encode s/image | decode s/image "
+        "| encode MB/s | decode MB/s | lossless |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        est = "—" if r["est_bpsp"] is None else f"{r['est_bpsp']:.4f} ({100 * r['overhead']:+.2f} %)"
+        if r["lossless"]:
+            status = "yes"
+        elif r["error"] and r["error"].startswith("unavailable"):
+            status = r["error"]
+        else:
+            status = f"**NO** ({r['exact']}/{r['images']} exact): {r['error']}"
+        lines.append(
+            f"| {r['codec']} | {_num(r['bpsp'], '.4f')} | {est} | {_num(r['encode_s'], '.3g')} "
+            f"| {_num(r['decode_s'], '.3g')} | {_num(r['encode_mbps'], '.3g')} | {_num(r['decode_mbps'], '.3g')} "
+            f"| {status} |"
+        )
+    return "\n".join(lines)
+
+
+def machine():
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform()}
+
+
+def versions():
+    out = {"python": platform.python_version()}
+    for dist in ("numpy", "pillow", "imagecodecs", "numba", "zstandard", "lcodec"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = None
+    try:
+        import imagecodecs
+
+        libs = imagecodecs.version(dict)
+        out.update({lib: libs.get(lib) for lib in ("libjxl", "libwebp", "openjpeg", "charls", "qoi")})
+    except (ImportError, AttributeError, TypeError):
+        pass
+    return out
+
+
+def git_commit():
+    """HEAD, with "-dirty" when lcodec/ or bench/ differ from it (what the numbers were measured with)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True)
+        status = subprocess.run(["git", "status", "--porcelain", "--", "lcodec", "bench"], cwd=REPO,
+                                capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head.stdout.strip() + ("-dirty" if status.stdout.strip() else "")
+
+
+def plot(rows, path, title):
+    """Bits per sub-pixel against decode time (log scale), one labelled point per codec."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
+    for r in rows:
+        if r["bpsp"] is None or not r["decode_s"]:
+            continue
+        colour = "tab:red" if not r["lossless"] else ("tab:blue" if r["key"] == "lcodec" else "tab:gray")
+        label = r["codec"] + ("" if r["lossless"] else " (NOT lossless)")
+        ax.scatter(r["decode_s"], r["bpsp"], s=40, color=colour, zorder=3)
+        ax.annotate(label, (r["decode_s"], r["bpsp"]), xytext=(6, 4), textcoords="offset points", fontsize=9)
+    missing = [r["codec"] for r in rows if r["bpsp"] is None or not r["decode_s"]]
+    if missing:
+        ax.text(0.01, 0.01, "not shown (failed or unavailable): " + ", ".join(missing), transform=ax.transAxes,
+                fontsize=8, color="tab:red", va="bottom")
+    ax.set_xscale("log")
+    ax.margins(x=0.2, y=0.08)
+    ax.set_xlabel("decode seconds per image (log scale, one thread)")
+    ax.set_ylabel("bits per sub-pixel (lower is better)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+    plt.close(fig)
+
+
+def _shown(folder):
+    """A folder as the README's command spells it: relative to the repository when it can be."""
+    try:
+        return os.path.relpath(Path(folder).resolve(), REPO)
+    except ValueError:  # another drive on Windows
+        return str(folder)
+
+
+def select(codecs, spec):
+    if not spec:
+        return codecs
+    by_key = {c.key: c for c in codecs}
+    wanted = [k.strip().lower() for k in spec.split(",") if k.strip()]
+    unknown = [k for k in wanted if k not in by_key]
+    if unknown:
+        raise SystemExit(f"bench: unknown codec {', '.join(unknown)}; choose from {', '.join(by_key)}")
+    return [by_key[k] for k in wanted]
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("dirs", nargs="*", metavar="DIR", help="image folders (default: ../shared/data/kodak)")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"{QUICK_IMAGES} images, {QUICK_CROP}x{QUICK_CROP} centre crops (a smoke test)")
+    parser.add_argument("--json", metavar="FILE", help="write rows, machine, versions and commit as JSON")
+    parser.add_argument("--plot", metavar="FILE", help="write a PNG plot of bits/sub-pixel vs decode time")
+    parser.add_argument("--codecs", metavar="A,B", help="run only these (default: all)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every image to stderr")
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    dirs = args.dirs or [default_dir()]
+    codecs = select(all_codecs(), args.codecs)
+    images = load_images(dirs, quick=args.quick)
+    subpixels = sum(a.size for _, a in images)
+
+    def log(msg):
+        print(msg, file=sys.stderr, flush=True)
+
+    start = time.perf_counter()
+    rows = run(codecs, images, log=log if args.verbose else None)
+    wall = time.perf_counter() - start
+    where = ", ".join(_shown(d) for d in dirs)
+    what = f"{len(images)} images{' (quick crops)' if args.quick else ''} from {where}"
+    print(format_table(rows))
+    print(f"\n{what}, {subpixels} sub-pixels; one thread; whole run {wall:.0f} s")
+    if args.json:
+        report = {
+            "rows": rows,
+            "images": [{"name": n, "shape": list(a.shape)} for n, a in images],
+            "dirs": [_shown(d) for d in dirs],
+            "quick": args.quick,
+            "argv": list(sys.argv[1:] if argv is None else argv),
+            "wall_s": wall,
+            "machine": machine(),
+            "versions": versions(),
+            "commit": git_commit(),
+        }
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    if args.plot:
+        Path(args.plot).parent.mkdir(parents=True, exist_ok=True)
+        plot(rows, args.plot, f"Lossless codecs on {what.replace(' from ' + where, '')}, one thread")
+    return 0
