@@ -1,0 +1,312 @@
+"""The Python API: `compress`, `decompress`, `read_header` and the reusable `Compressor`/`Decompressor`.
+
+An image is cut into T x T tiles coded independently (FORMAT.md), so memory stays proportional to a tile per
+worker thread and tiles run in parallel threads (the Numba kernels release the GIL). For each plane group of
+each tile the encoder keeps the smallest of the learned payload and the fallback payloads, so a file is never
+much larger than its best path.
+
+Tile size: LEARNED_TILE is the smallest size whose cost on Kodak stays under 0.5 % of the bits (a tile's
+first rows and columns lose the context outside it); FALLBACK_TILE, for images no model codes, is larger
+because the dictionary coders lose more at tile borders and gain nothing from parallelism on such cheap work.
+"""
+
+import os
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from lcodec import container, fallback
+from lcodec.container import CONSTANT, DEFAULT_MAX_PIXELS, LEARNED, MODE_BY_NAME
+from lcodec.errors import ChecksumError, FormatError, InvalidInputError, LimitError, UnknownModelError
+
+LEARNED_TILE = 256
+FALLBACK_TILE = 1024
+
+_ARRAY_MODES = {  # (dtype, channels) of a numpy array -> mode
+    (np.dtype(bool), 1): "1",
+    (np.dtype(np.uint8), 1): "L",
+    (np.dtype(np.uint8), 2): "LA",
+    (np.dtype(np.uint8), 3): "RGB",
+    (np.dtype(np.uint8), 4): "RGBA",
+    (np.dtype(np.uint16), 1): "I;16",
+}
+
+
+def _default_threads():
+    return os.cpu_count() or 1
+
+
+def _image_fields(image):
+    """(pixels, mode name, palette_mode, palette, transparency) of a numpy array, PIL image or path."""
+    if isinstance(image, (str, os.PathLike)):
+        with Image.open(image) as im:
+            im.load()
+            return _image_fields(im)
+    if isinstance(image, Image.Image):
+        if image.mode not in MODE_BY_NAME:
+            raise InvalidInputError(
+                f"image mode {image.mode!r} is not supported (supported: {', '.join(MODE_BY_NAME)})"
+            )
+        palette_mode = palette = None
+        if image.mode == "P":
+            palette_mode = image.palette.mode if image.palette and image.palette.mode == "RGBA" else "RGB"
+            palette = bytes(image.getpalette(palette_mode) or [])
+        pixels = np.asarray(image)
+        if image.mode == "1":  # Pillow's bool arrays hold 255 for True
+            pixels = pixels.view(np.uint8) != 0
+        return pixels, image.mode, palette_mode, palette, _transparency(image)
+    if not isinstance(image, np.ndarray):
+        raise InvalidInputError(f"cannot compress a {type(image).__name__}: pass a numpy array, PIL image or path")
+    channels = 1 if image.ndim == 2 else (image.shape[2] if image.ndim == 3 else 0)
+    mode = _ARRAY_MODES.get((image.dtype, channels))
+    if mode is None or (image.ndim == 3 and channels == 1):
+        raise InvalidInputError(
+            f"cannot compress an array of shape {image.shape} and dtype {image.dtype}: expected (H, W) bool, "
+            "uint8 or uint16, or (H, W, 2|3|4) uint8"
+        )
+    return image, mode, None, None, None
+
+
+def _transparency(image):
+    """The PIL image's transparency if the format can store it for this mode, else None (ancillary)."""
+    t = image.info.get("transparency")
+    if image.mode == "P" and isinstance(t, bytes) and len(t) <= 256:
+        return t
+    if image.mode == "RGB" and isinstance(t, tuple) and len(t) == 3 and all(0 <= v < 65536 for v in t):
+        return tuple(int(v) for v in t)
+    if image.mode in ("1", "L", "P", "I;16") and isinstance(t, int) and 0 <= t < 65536:
+        return int(t)
+    return None
+
+
+def _load_net(name):
+    from lcodec import registry
+
+    if name not in registry.MODELS:
+        raise UnknownModelError(f"unknown model {name!r} (registered: {', '.join(sorted(registry.MODELS))})")
+    return registry.load(name)
+
+
+def _codec():
+    from lcodec import codec
+
+    return codec
+
+
+class Compressor:
+    """Encodes images; build one and reuse it in a loop, it keeps the loaded model.
+
+    model: a registered model name, or None for the default model of the image's channel count.
+    learned: False codes with the fallback methods only (fast, no model needed).
+    tile: tile size (default LEARNED_TILE, or FALLBACK_TILE when no model applies); threads: worker threads.
+    """
+
+    def __init__(self, model=None, *, learned=True, tile=None, threads=None):
+        if tile is not None and not container.MIN_TILE <= tile <= container.MAX_TILE:
+            raise InvalidInputError(f"tile size {tile} out of range {container.MIN_TILE}..{container.MAX_TILE}")
+        self.model, self.learned, self.tile = model, learned, tile
+        self.threads = threads or _default_threads()
+        self._nets = {}
+
+    def _net_for(self, mode):
+        """The model for the mode's first plane group, or None when the fallback codes everything."""
+        if not (self.learned and mode.learned_group):
+            return None
+        channels = mode.groups[0][0]
+        if self.model is None:
+            from lcodec import registry
+
+            name = registry.DEFAULT_MODELS.get("rgb" if channels == 3 else "gray")
+            if name is None:
+                return None
+        else:
+            name = self.model
+        if name not in self._nets:
+            self._nets[name] = _load_net(name)
+        net = self._nets[name]
+        if net.channels != channels:
+            raise InvalidInputError(f"model {name!r} codes {net.channels}-channel images, not mode {mode.name}")
+        return net
+
+    def compress(self, image):
+        """The .lcd bytes of `image` (numpy array, PIL image or path)."""
+        pixels, mode_name, palette_mode, palette, transparency = _image_fields(image)
+        mode = MODE_BY_NAME[mode_name]
+        height, width = pixels.shape[:2]
+        if height == 0 or width == 0:
+            raise InvalidInputError(f"cannot compress an empty image ({width}x{height})")
+        if max(height, width) > container.MAX_DIMENSION:
+            raise LimitError(f"image of {width}x{height} exceeds the format's {container.MAX_DIMENSION} per side")
+        net = self._net_for(mode)
+        tile = self.tile or (LEARNED_TILE if net is not None else FALLBACK_TILE)
+        planes = pixels.reshape(height, width, mode.channels)
+
+        def code_tile(box):
+            y0, y1, x0, x1 = box
+            out, c0 = [], 0
+            for g, (c, bits) in enumerate(mode.groups):
+                plane = planes[y0:y1, x0:x1, c0 : c0 + c]
+                c0 += c
+                best = fallback.encode(plane, bits)
+                if g == 0 and net is not None and best[0] != CONSTANT:
+                    payload, _ = _codec().encode_tile(net, np.ascontiguousarray(plane))
+                    if len(payload) <= len(best[1]):
+                        best = (LEARNED, payload)
+                out.append(best)
+            return out
+
+        with ThreadPoolExecutor(self.threads) as pool:
+            coded = [mp for tile_coded in pool.map(code_tile, container.tile_boxes(height, width, tile))
+                     for mp in tile_coded]
+        methods = tuple(m for m, _ in coded)
+        uses_model = LEARNED in methods
+        header = container.Header(
+            mode=mode.name, width=width, height=height, tile=tile,
+            precision=_codec().PRECISION if uses_model else 0,
+            model=net.name if uses_model else None, model_sha256=net.sha256 if uses_model else None,
+            palette_mode=palette_mode, palette=palette, transparency=transparency,
+            pixel_sha256=container.pixel_checksum(pixels), methods=methods,
+        )
+        return container.pack(header, [p for _, p in coded])
+
+
+class Decompressor:
+    """Decodes .lcd data; reuse one to keep loaded models. max_pixels=None lifts the decompression-bomb limit."""
+
+    def __init__(self, *, max_pixels=DEFAULT_MAX_PIXELS, threads=None):
+        self.max_pixels = max_pixels
+        self.threads = threads or _default_threads()
+        self._nets = {}
+
+    def _net_for(self, header):
+        name = header.model
+        if name not in self._nets:
+            codec = _codec()
+            if header.precision != codec.PRECISION:
+                raise FormatError(f"coder precision {header.precision} is not supported ({codec.PRECISION} is)")
+            net = _load_net(name)
+            if net.sha256 != header.model_sha256:
+                raise UnknownModelError(
+                    f"model {name!r} here has weights {net.sha256[:12]}…, the file needs {header.model_sha256[:12]}…"
+                )
+            self._nets[name] = net
+        return self._nets[name]
+
+    def _decode(self, data):
+        header, payloads = container.parse(_as_bytes(data), max_pixels=self.max_pixels)
+        mode = MODE_BY_NAME[header.mode]
+        net = self._net_for(header) if header.model else None
+        pixels = np.empty(mode.shape(header.height, header.width), mode.dtype)
+        planes = pixels.reshape(header.height, header.width, mode.channels)
+        boxes = container.tile_boxes(header.height, header.width, header.tile)
+        groups = len(mode.groups)
+
+        def decode_tile(i):
+            y0, y1, x0, x1 = boxes[i]
+            c0 = 0
+            for g, (c, bits) in enumerate(mode.groups):
+                method, payload = header.methods[i * groups + g], payloads[i * groups + g]
+                if method == LEARNED:
+                    if g != 0 or not mode.learned_group or net.channels != c:
+                        raise FormatError(f"learned tile for a plane group the model cannot code (mode {mode.name})")
+                    try:
+                        plane = _codec().decode_tile(net, payload, y1 - y0, x1 - x0)
+                    except Exception as e:  # garbage payloads must surface as format errors
+                        raise FormatError(f"corrupted learned tile ({type(e).__name__})") from e
+                else:
+                    plane = fallback.decode(method, payload, y1 - y0, x1 - x0, c, bits)
+                planes[y0:y1, x0:x1, c0 : c0 + c] = plane
+                c0 += c
+
+        with ThreadPoolExecutor(self.threads) as pool:
+            list(pool.map(decode_tile, range(len(boxes))))
+        if container.pixel_checksum(pixels) != header.pixel_sha256:
+            raise ChecksumError("decoded pixels do not match the file's checksum (corrupted file)")
+        return header, pixels
+
+    def decompress(self, data):
+        """The image as a numpy array (shapes and dtypes in FORMAT.md's mode table)."""
+        return self._decode(data)[1]
+
+    def decompress_image(self, data):
+        """The image as a PIL image, with its mode, palette and transparency."""
+        header, pixels = self._decode(data)
+        return _to_pil(header, pixels)
+
+
+def _as_bytes(data):
+    if isinstance(data, (str, os.PathLike)):
+        return Path(data).read_bytes()
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise InvalidInputError(f"cannot decompress a {type(data).__name__}: pass bytes or a path")
+    return data
+
+
+def _to_pil(header, pixels):
+    size = (header.width, header.height)
+    if header.mode == "1":
+        im = Image.frombytes("1", size, np.packbits(pixels, axis=1).tobytes())
+    elif header.mode == "I;16":
+        im = Image.frombytes("I;16", size, pixels.astype("<u2").tobytes())
+    else:
+        im = Image.frombytes(header.mode, size, pixels.tobytes())
+    if header.palette is not None:
+        im.putpalette(header.palette, rawmode=header.palette_mode)
+    if header.transparency is not None:
+        im.info["transparency"] = header.transparency
+    return im
+
+
+def compress(image, *, model=None):
+    """The .lcd bytes of `image`: a numpy array ((H, W) / (H, W, C), bool/uint8/uint16), PIL image or path."""
+    return Compressor(model).compress(image)
+
+
+def decompress(data, *, max_pixels=DEFAULT_MAX_PIXELS):
+    """The numpy array coded in `data` (bytes or a path); ChecksumError if it is not the original."""
+    return Decompressor(max_pixels=max_pixels).decompress(data)
+
+
+def decompress_image(data, *, max_pixels=DEFAULT_MAX_PIXELS):
+    """The PIL image coded in `data` (bytes or a path), mode, palette and transparency included."""
+    return Decompressor(max_pixels=max_pixels).decompress_image(data)
+
+
+def read_header(data):
+    """The file's Header (geometry, mode, model, methods, sizes) without decoding any pixel or loading a model."""
+    return container.parse(_as_bytes(data), max_pixels=None)[0]
+
+
+def decompress_to_path(data, path, *, force=False, max_pixels=DEFAULT_MAX_PIXELS):
+    """Decode `data` (bytes or a path) to an image file, format from the extension (.png, .ppm, .tiff, .bmp)."""
+    fmt = image_format(path)
+    image = decompress_image(data, max_pixels=max_pixels)
+    return write_atomic(path, lambda f: image.save(f, format=fmt), force=force)
+
+
+def image_format(path):
+    """Pillow's format name for a file name's extension; InvalidInputError when Pillow cannot write it."""
+    ext = Path(path).suffix.lower()
+    fmt = Image.registered_extensions().get(ext)
+    if fmt is None or fmt not in Image.SAVE:
+        raise InvalidInputError(f"unknown image format for {Path(path).name!r} (use .png, .ppm, .tiff or .bmp)")
+    return fmt
+
+
+def write_atomic(path, write, *, force=False):
+    """Call write(file) on a temporary file beside `path`, then rename it over `path`: never a partial file."""
+    path = Path(path)
+    if path.exists() and not force:
+        raise FileExistsError(f"{path} exists (use --force / force=True to overwrite)")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return path

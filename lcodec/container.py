@@ -1,0 +1,302 @@
+"""The .lcd container (FORMAT.md): header, tile table, payloads. Pure struct/zlib: no models, no numba.
+
+Every size is checked against the data and the limits before anything in proportion to the image is
+allocated, so that a corrupted or hostile file costs at most its own length in work.
+"""
+
+import hashlib
+import re
+import struct
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lcodec.errors import FormatError, LimitError, UnsupportedVersionError
+
+SIGNATURE = b"\x8bLCD\r\n\x1a\n"
+VERSION = 1
+
+MAX_DIMENSION = 1 << 20
+DEFAULT_MAX_PIXELS = 1 << 28
+MAX_TILES = 1 << 24
+MIN_TILE = 16
+MAX_TILE = 4096
+MAX_NAME = 64
+MAX_META = 2048
+
+LEARNED, CONSTANT, DEFLATE, LZMA = 1, 2, 3, 4
+METHOD_NAMES = {LEARNED: "learned", CONSTANT: "constant", DEFLATE: "deflate", LZMA: "lzma"}
+
+_FIXED = struct.Struct(">8sBBIIHBB")  # signature .. model name length
+_ENTRY = struct.Struct(">BI")
+_U16 = struct.Struct(">H")
+_U32 = struct.Struct(">I")
+_SHA = 32
+_NAME_RE = re.compile(rb"[a-z0-9._-]*\Z")
+
+
+@dataclass(frozen=True)
+class Mode:
+    """A Pillow mode as the container stores it: plane groups of (channels, bits per sample)."""
+
+    code: int
+    name: str
+    groups: tuple
+    learned_group: bool  # whether group 0 may use the learned path
+
+    @property
+    def channels(self):
+        return sum(c for c, _ in self.groups)
+
+    @property
+    def bits(self):
+        return self.groups[0][1]
+
+    @property
+    def dtype(self):
+        return {1: np.dtype(bool), 8: np.dtype(np.uint8), 16: np.dtype(np.uint16)}[self.bits]
+
+    def shape(self, height, width):
+        return (height, width) if self.channels == 1 else (height, width, self.channels)
+
+
+MODES = {
+    m.code: m
+    for m in (
+        Mode(1, "1", ((1, 1),), False),
+        Mode(2, "L", ((1, 8),), True),
+        Mode(3, "LA", ((1, 8), (1, 8)), True),
+        Mode(4, "P", ((1, 8),), False),
+        Mode(5, "RGB", ((3, 8),), True),
+        Mode(6, "RGBA", ((3, 8), (1, 8)), True),
+        Mode(7, "I;16", ((1, 16),), False),
+    )
+}
+MODE_BY_NAME = {m.name: m for m in MODES.values()}
+
+
+@dataclass(frozen=True)
+class Header:
+    """Everything a file says about itself; `read_header` returns it without decoding any pixel."""
+
+    mode: str
+    width: int
+    height: int
+    tile: int
+    precision: int = 0
+    model: str | None = None
+    model_sha256: str | None = None
+    palette_mode: str | None = None  # "RGB" or "RGBA" for mode P
+    palette: bytes | None = None
+    transparency: int | tuple | bytes | None = None
+    pixel_sha256: str = ""
+    methods: tuple = ()
+    lengths: tuple = ()
+    header_size: int = 0
+    version: int = VERSION
+    file_size: int = field(default=0, compare=False)
+
+    @property
+    def channels(self):
+        return MODE_BY_NAME[self.mode].channels
+
+    @property
+    def tiles(self):
+        """(tiles down, tiles across)."""
+        return -(-self.height // self.tile), -(-self.width // self.tile)
+
+    @property
+    def bpsp(self):
+        """Bits per sub-pixel of the whole file, header included."""
+        return 8 * self.file_size / (self.width * self.height * self.channels)
+
+    @property
+    def method_counts(self):
+        counts = {}
+        for m in self.methods:
+            counts[METHOD_NAMES[m]] = counts.get(METHOD_NAMES[m], 0) + 1
+        return counts
+
+
+def tile_boxes(height, width, tile):
+    """(y0, y1, x0, x1) of every tile in raster order."""
+    return [
+        (y, min(y + tile, height), x, min(x + tile, width))
+        for y in range(0, height, tile)
+        for x in range(0, width, tile)
+    ]
+
+
+def pixel_checksum(pixels):
+    """SHA-256 of the canonical pixel bytes (FORMAT.md section 5)."""
+    if pixels.dtype == np.uint16:
+        pixels = pixels.astype(">u2")
+    elif pixels.dtype == bool:  # canonical 0/1 even for bool arrays holding other bytes (Pillow's mode 1)
+        pixels = (pixels.view(np.uint8) != 0).view(np.uint8)
+    return hashlib.sha256(np.ascontiguousarray(pixels).data).hexdigest()
+
+
+def _encode_meta(header):
+    mode = MODE_BY_NAME[header.mode]
+    out = bytearray()
+    if header.palette is None:
+        out += b"\x00" + _U16.pack(0)
+    else:
+        p = len(header.palette_mode)
+        out += bytes([p]) + _U16.pack(len(header.palette) // p) + header.palette
+    t = header.transparency
+    if t is None:
+        out += b"\x00"
+    elif isinstance(t, bytes):
+        out += b"\x02" + _U16.pack(len(t)) + t
+    else:
+        values = t if isinstance(t, tuple) else (t,)
+        if len(values) != (3 if mode.name == "RGB" else 1):
+            raise FormatError(f"transparency {t!r} does not fit mode {mode.name}")
+        out += b"\x01" + b"".join(_U16.pack(v) for v in values)
+    return b"" if bytes(out) == b"\x00\x00\x00\x00" else bytes(out)
+
+
+def _decode_meta(meta, mode):
+    """(palette_mode, palette, transparency) from the metadata block; exact consumption required."""
+    if not meta:
+        palette_mode = palette = transparency = None
+    else:
+        pos = 3
+        if len(meta) < pos:
+            raise FormatError("metadata truncated")
+        p, k = meta[0], _U16.unpack_from(meta, 1)[0]
+        if p not in (0, 3, 4) or k > 256 or (p == 0 and k != 0):
+            raise FormatError(f"bad palette description ({p} bytes x {k} entries)")
+        palette_mode = {0: None, 3: "RGB", 4: "RGBA"}[p]
+        palette = bytes(meta[pos : pos + p * k]) if p else None
+        pos += p * k
+        if len(meta) < pos + 1:
+            raise FormatError("metadata truncated")
+        kind = meta[pos]
+        pos += 1
+        if kind == 0:
+            transparency = None
+        elif kind == 1:
+            c = 3 if mode.name == "RGB" else 1
+            if len(meta) < pos + 2 * c:
+                raise FormatError("metadata truncated")
+            values = struct.unpack_from(f">{c}H", meta, pos)
+            transparency = values if c == 3 else values[0]
+            pos += 2 * c
+        elif kind == 2 and mode.name == "P":
+            if len(meta) < pos + 2:
+                raise FormatError("metadata truncated")
+            a = _U16.unpack_from(meta, pos)[0]
+            if a > 256 or len(meta) < pos + 2 + a:
+                raise FormatError("bad transparency table")
+            transparency = bytes(meta[pos + 2 : pos + 2 + a])
+            pos += 2 + a
+        else:
+            raise FormatError(f"bad transparency kind {kind} for mode {mode.name}")
+        if pos != len(meta):
+            raise FormatError("metadata has trailing bytes")
+    if (mode.name == "P") != (palette is not None):
+        raise FormatError(f"mode {mode.name} {'needs' if mode.name == 'P' else 'cannot have'} a palette")
+    return palette_mode, palette, transparency
+
+
+def pack(header, payloads):
+    """The bytes of a file: `header` (methods filled in) and one payload per table entry."""
+    mode = MODE_BY_NAME[header.mode]
+    name = (header.model or "").encode("ascii")
+    if len(name) > MAX_NAME or not _NAME_RE.match(name):
+        raise FormatError(f"model name {header.model!r} cannot be stored")
+    sha = bytes.fromhex(header.model_sha256) if header.model else bytes(_SHA)
+    meta = _encode_meta(header)
+    head = bytearray(
+        _FIXED.pack(SIGNATURE, VERSION, mode.code, header.width, header.height, header.tile,
+                    header.precision if name else 0, len(name))
+    )
+    head += name + sha + _U16.pack(len(meta)) + meta + bytes.fromhex(header.pixel_sha256)
+    head += _U32.pack(zlib.crc32(head))
+    table = b"".join(_ENTRY.pack(m, len(p)) for m, p in zip(header.methods, payloads, strict=True))
+    return b"".join([bytes(head), table, _U32.pack(zlib.crc32(table)), *payloads])
+
+
+def _check_signature(data):
+    if len(data) >= 8 and bytes(data[:8]) == SIGNATURE:
+        return
+    if len(data) >= 4 and bytes(data[1:4]) == b"LCD":
+        raise FormatError("damaged lcodec signature (file mangled by a text-mode or 7-bit transfer?)")
+    if len(data) < 8 and SIGNATURE.startswith(bytes(data)):
+        raise FormatError(f"truncated lcodec file ({len(data)} bytes)")
+    raise FormatError("not an lcodec file (bad signature)")
+
+
+def parse(data, *, max_pixels=DEFAULT_MAX_PIXELS):
+    """(Header, [payload memoryviews]) of a whole file; raises FormatError/LimitError before allocating."""
+    data = memoryview(data).cast("B")
+    _check_signature(data)
+    if len(data) < _FIXED.size:
+        raise FormatError(f"truncated lcodec header ({len(data)} bytes)")
+    _, version, mode_code, width, height, tile, precision, n = _FIXED.unpack_from(data)
+    if version != VERSION:
+        raise UnsupportedVersionError(f"lcodec format version {version} is not supported (this build reads {VERSION})")
+    pos = _FIXED.size
+    if len(data) < pos + n + _SHA + 2:
+        raise FormatError("truncated lcodec header")
+    meta_len = _U16.unpack_from(data, pos + n + _SHA)[0]
+    crc_pos = pos + n + _SHA + 2 + meta_len + _SHA
+    if len(data) < crc_pos + 4:
+        raise FormatError("truncated lcodec header")
+    if zlib.crc32(data[:crc_pos]) != _U32.unpack_from(data, crc_pos)[0]:
+        raise FormatError("lcodec header CRC mismatch (corrupted file)")
+    mode = MODES.get(mode_code)
+    if mode is None:
+        raise FormatError(f"unknown mode code {mode_code}")
+    for what, v in (("width", width), ("height", height)):
+        if not 1 <= v <= MAX_DIMENSION:
+            raise FormatError(f"{what} {v} out of range 1..{MAX_DIMENSION}")
+    if not MIN_TILE <= tile <= MAX_TILE:
+        raise FormatError(f"tile size {tile} out of range {MIN_TILE}..{MAX_TILE}")
+    if n > MAX_NAME or meta_len > MAX_META:
+        raise FormatError("model name or metadata too long")
+    name = bytes(data[pos : pos + n])
+    precision_ok = 1 <= precision <= 32 if n else precision == 0
+    if not _NAME_RE.match(name) or not precision_ok:
+        raise FormatError("bad model name or coder precision")
+    sha = bytes(data[pos + n : pos + n + _SHA])
+    meta = data[pos + n + _SHA + 2 : pos + n + _SHA + 2 + meta_len]
+    palette_mode, palette, transparency = _decode_meta(meta, mode)
+    if max_pixels is not None and width * height > max_pixels:
+        raise LimitError(
+            f"image of {width}x{height} pixels exceeds the limit of {max_pixels} pixels (raise max_pixels to allow it)"
+        )
+    entries = -(-width // tile) * -(-height // tile) * len(mode.groups)
+    if entries > MAX_TILES:
+        raise LimitError(f"{entries} tiles exceed the limit of {MAX_TILES}")
+    table_pos = crc_pos + 4
+    payload_pos = table_pos + _ENTRY.size * entries + 4
+    if len(data) < payload_pos:
+        raise FormatError("truncated lcodec tile table")
+    table = data[table_pos : payload_pos - 4]
+    if zlib.crc32(table) != _U32.unpack_from(data, payload_pos - 4)[0]:
+        raise FormatError("lcodec tile table CRC mismatch (corrupted file)")
+    methods, lengths = zip(*_ENTRY.iter_unpack(table))
+    if any(m not in METHOD_NAMES for m in methods):
+        raise FormatError("unknown coding method in tile table")
+    if LEARNED in methods and not n:
+        raise FormatError("learned tiles but no model named")
+    if payload_pos + sum(lengths) != len(data):
+        raise FormatError(
+            f"file is {len(data)} bytes, its tile table describes {payload_pos + sum(lengths)} (truncated or padded)"
+        )
+    payloads, offset = [], payload_pos
+    for length in lengths:
+        payloads.append(data[offset : offset + length])
+        offset += length
+    header = Header(
+        mode=mode.name, width=width, height=height, tile=tile, precision=precision if n else 0,
+        model=name.decode("ascii") if n else None, model_sha256=sha.hex() if n else None,
+        palette_mode=palette_mode, palette=palette, transparency=transparency,
+        pixel_sha256=bytes(data[crc_pos - _SHA : crc_pos]).hex(), methods=methods, lengths=lengths,
+        header_size=payload_pos, file_size=len(data),
+    )
+    return header, payloads
