@@ -1,5 +1,6 @@
 """lcodec: learned lossless image compression with bit-exact integer models."""
 
+from lcodec.api import Compressor, Decompressor, compress, decompress, read_header
 from lcodec.errors import (
     ChecksumError,
     FormatError,
@@ -13,6 +14,11 @@ from lcodec.errors import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "Compressor",
+    "Decompressor",
+    "compress",
+    "decompress",
+    "read_header",
     "ChecksumError",
     "FormatError",
     "InvalidInputError",

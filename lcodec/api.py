@@ -10,6 +10,7 @@ first rows and columns lose the context outside it); FALLBACK_TILE, for images n
 because the dictionary coders lose more at tile borders and gain nothing from parallelism on such cheap work.
 """
 
+import functools
 import os
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -85,8 +86,6 @@ def _transparency(image):
 def _load_net(name):
     from lcodec import registry
 
-    if name not in registry.MODELS:
-        raise UnknownModelError(f"unknown model {name!r} (registered: {', '.join(sorted(registry.MODELS))})")
     return registry.load(name)
 
 
@@ -296,6 +295,13 @@ def image_format(path):
     return fmt
 
 
+@functools.cache
+def _umask():
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path, write, *, force=False):
     """Call write(file) on a temporary file beside `path`, then rename it over `path`: never a partial file."""
     path = Path(path)
@@ -305,6 +311,7 @@ def write_atomic(path, write, *, force=False):
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would make outputs private
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)

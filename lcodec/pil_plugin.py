@@ -1,0 +1,55 @@
+"""Pillow plugin: `import lcodec.pil_plugin` and Image.open("x.lcd") reads, img.save("x.lcd") writes.
+
+Registration happens on import of this module only; `import lcodec` leaves Pillow untouched.
+`img.save(path, model=NAME)` picks the model; `learned=False` codes with the fallback methods only.
+"""
+
+import numpy as np
+from PIL import Image, ImageFile, ImagePalette
+
+from lcodec import api, container
+
+FORMAT = "LCD"
+_RAWMODES = {"1": "1;8", "I;16": "I;16B"}
+
+
+def _accept(prefix):
+    return prefix[: len(container.SIGNATURE)] == container.SIGNATURE
+
+
+class LcdImageFile(ImageFile.ImageFile):
+    format = FORMAT
+    format_description = "lcodec learned lossless image"
+
+    def _open(self):
+        header = api.read_header(self.fp.read())
+        self._size = (header.width, header.height)
+        self._mode = header.mode
+        if header.palette is not None:
+            self.palette = ImagePalette.raw(header.palette_mode, header.palette)
+        if header.transparency is not None:
+            self.info["transparency"] = header.transparency
+        self.tile = [ImageFile._Tile("lcd", (0, 0) + self.size, 0, None)]
+
+
+class LcdDecoder(ImageFile.PyDecoder):
+    _pulls_fd = True
+
+    def decode(self, buffer):
+        pixels = api.Decompressor().decompress(self.fd.read())
+        if pixels.dtype == np.uint16:
+            pixels = pixels.astype(">u2")
+        self.set_as_raw(pixels.view(np.uint8).tobytes(), _RAWMODES.get(self.mode, self.mode))
+        return -1, 0
+
+
+def _save(im, fp, filename):
+    info = im.encoderinfo
+    fp.write(api.Compressor(info.get("model"), learned=info.get("learned", True)).compress(im))
+
+
+Image.register_open(FORMAT, LcdImageFile, _accept)
+Image.register_save(FORMAT, _save)
+Image.register_extension(FORMAT, ".lcd")
+Image.register_decoder("lcd", LcdDecoder)
+Image.register_mime(FORMAT, "image/x-lcodec")
