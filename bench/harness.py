@@ -86,11 +86,15 @@ def _failure(exc):
 
 
 def run_codec(codec, images, log=None):
-    """One table row for one codec over all images."""
-    row = {"codec": codec.name, "key": codec.key, "bpsp": None, "est_bpsp": None, "overhead": None,
-           "encode_s": None, "decode_s": None, "encode_mbps": None, "decode_mbps": None,
-           "lossless": False, "images": len(images), "exact": 0, "bits": None, "est_bits": None,
-           "subpixels": int(sum(a.size for _, a in images)), "error": None}
+    """One table row for one codec over all images.
+
+    For a codec with a model, est_bpsp is its estimate Σ −log2 q over the whole image set and coder_overhead
+    how much larger the tiles it coded came out than that estimate (the range coder's cost).
+    """
+    row = {"codec": codec.name, "key": codec.key, "bpsp": None, "encode_s": None, "decode_s": None,
+           "encode_mbps": None, "decode_mbps": None, "lossless": False, "images": len(images), "exact": 0,
+           "bits": None, "subpixels": int(sum(a.size for _, a in images)), "est_bpsp": None,
+           "coder_overhead": None, "estimate": None, "error": None}
     reason = codec.unavailable()
     if reason:
         row["error"] = f"unavailable: {reason}"
@@ -100,12 +104,12 @@ def run_codec(codec, images, log=None):
         codec.decode(codec.encode(np.ascontiguousarray(tiny)))
     except Exception:  # the same failure shows again, per image, below
         pass
-    bits, est_bits, enc_s, dec_s, coded, errors = 0, 0.0, 0.0, 0.0, 0, []
+    bits, enc_s, dec_s, coded, estimate, errors = 0, 0.0, 0.0, 0, {}, []
     for name, image in images:
         try:
             data, t_enc = _timed(codec.encode, image)
             decoded, t_dec = _timed(codec.decode, data)
-            est = codec.estimate_bits(image)
+            est = codec.estimate(image, data)
         except CodecUnavailable as exc:
             errors.append(f"{name}: unsupported: {exc}")
             continue
@@ -114,7 +118,8 @@ def run_codec(codec, images, log=None):
             continue
         coded, bits = coded + 1, bits + 8 * len(data)
         enc_s, dec_s = enc_s + t_enc, dec_s + t_dec
-        est_bits = None if est is None or est_bits is None else est_bits + float(est)
+        for k, v in (est or {}).items():
+            estimate[k] = estimate.get(k, 0) + v
         if _exact(image, decoded):
             row["exact"] += 1
         else:
@@ -129,8 +134,10 @@ def run_codec(codec, images, log=None):
         n, raw_mb = len(images), row["subpixels"] / 1e6
         row.update(bits=bits, bpsp=bits / row["subpixels"], encode_s=enc_s / n, decode_s=dec_s / n,
                    encode_mbps=raw_mb / enc_s if enc_s else None, decode_mbps=raw_mb / dec_s if dec_s else None)
-        if est_bits is not None:
-            row.update(est_bits=est_bits, est_bpsp=est_bits / row["subpixels"], overhead=bits / est_bits - 1)
+        if estimate:
+            row.update(estimate=estimate, est_bpsp=estimate["est"] / row["subpixels"])
+            if estimate["learned_est"]:
+                row["coder_overhead"] = estimate["learned"] / estimate["learned_est"] - 1
     return row
 
 
@@ -155,7 +162,9 @@ def format_table(rows):
         "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
-        est = "—" if r["est_bpsp"] is None else f"{r['est_bpsp']:.4f} ({100 * r['overhead']:+.2f} %)"
+        est = _num(r["est_bpsp"], ".4f")
+        if r["coder_overhead"] is not None:
+            est += f" ({100 * r['coder_overhead']:+.3f} %)"
         if r["lossless"]:
             status = "yes"
         elif r["error"] and r["error"].startswith("unavailable"):

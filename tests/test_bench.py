@@ -65,18 +65,23 @@ def test_quick_every_anchor_is_lossless_and_plausible(quick):
     assert rows["jxl9"]["bpsp"] < rows["png"]["bpsp"] < rows["gzip"]["bpsp"]
 
 
-def test_quick_lcodec_row(quick):
-    """lcodec codes every crop exactly and its actual size sits just above the model's own estimate."""
-    import lcodec
+@pytest.fixture(scope="module")
+def default_models():
+    from lcodec import registry
 
+    if not {"rgb", "gray"} <= registry.DEFAULT_MODELS.keys():
+        pytest.skip("the default models are not registered yet")
+    return registry
+
+
+def test_quick_lcodec_row(quick, default_models):
+    """lcodec codes every crop exactly; its range coder costs a hair over the model's estimate Σ −log2 q."""
     _, report, _ = quick
     row = next(r for r in report["rows"] if r["key"] == "lcodec")
-    if not hasattr(lcodec, "compress"):
-        assert row["error"].startswith("unavailable") and row["lossless"] is False
-        pytest.skip("lcodec.compress does not exist yet")
     assert row["lossless"] and row["error"] is None, row
-    assert row["est_bpsp"] is not None
-    assert 0 <= row["overhead"] < 0.02, row
+    assert row["estimate"]["learned"] > 0.9 * row["bits"]  # photographs: the model codes (nearly) every tile
+    assert 0 <= row["coder_overhead"] < 0.001, row
+    assert row["est_bpsp"] < row["bpsp"] < 1.02 * row["est_bpsp"]  # header and tile table included
 
 
 def test_quick_plot_is_a_png(quick):
@@ -167,3 +172,51 @@ def test_load_images_quick_crops(shared_data):
     images = load_images([shared_data / "kodak"], quick=True)
     assert [n for n, _ in images] == ["kodim01.png", "kodim02.png", "kodim03.png"]
     assert all(a.shape == (QUICK_CROP, QUICK_CROP, 3) and a.dtype == np.uint8 for _, a in images)
+
+
+def test_explain_real_crop(shared_data, tmp_path, default_models):
+    """The picture holds the image and the heat map of the same costs the caption's bpsp sums."""
+    from PIL import Image
+
+    from lcodec import api, codec
+    from lcodec.container import tile_boxes
+    from lcodec.explain import CAPTION_HEIGHT, GAP, MIN_WIDTH, explain, heat_map
+
+    with Image.open(shared_data / "kodak" / "kodim23.png") as im:
+        crop = np.asarray(im)[100:400, 200:470]  # 300 x 270: four tiles, two of them cut
+    src, out = tmp_path / "crop.png", tmp_path / "heat.png"
+    Image.fromarray(crop).save(src)
+    bpsp = explain(src, out)
+
+    net = default_models.load(default_models.default_for(3))
+    bits = np.zeros(crop.shape)
+    for y0, y1, x0, x1 in tile_boxes(300, 270, api.LEARNED_TILE):
+        bits[y0:y1, x0:x1] = codec.bits_map(net, np.ascontiguousarray(crop[y0:y1, x0:x1]))
+    assert bpsp == pytest.approx(bits.sum() / crop.size, rel=1e-12)
+    assert 1.0 < bpsp < 6.0
+    assert out.read_bytes()[:8] == PNG_SIGNATURE
+    with Image.open(out) as im:
+        assert im.size == (max(2 * 270 + GAP, MIN_WIDTH), 300 + CAPTION_HEIGHT)
+        canvas = np.asarray(im.convert("RGB"))
+    assert np.array_equal(canvas[:300, :270], crop)
+    assert np.array_equal(canvas[:300, 270 + GAP : 2 * 270 + GAP], heat_map(bits))
+    assert canvas[300:].min() < 64  # the caption is drawn
+
+
+def test_explain_gray_and_refusals(shared_data, tmp_path, default_models):
+    from PIL import Image
+
+    from lcodec import codec
+    from lcodec.errors import InvalidInputError
+    from lcodec.explain import explain
+
+    with Image.open(shared_data / "kodak" / "kodim05.png") as im:
+        gray = np.asarray(im.convert("L"))[:40, :60]
+    bpsp = explain(gray, tmp_path / "gray.png")
+    net = default_models.load(default_models.default_for(1))
+    assert bpsp == pytest.approx(codec.bits_map(net, gray[:, :, None]).mean(), rel=1e-12)
+    with pytest.raises(InvalidInputError, match="mode P"):
+        explain(Image.fromarray(gray).convert("P"), tmp_path / "p.png")
+    with pytest.raises(InvalidInputError, match="uint16"):
+        explain(gray.astype(np.uint16), tmp_path / "u16.png")
+    assert not (tmp_path / "p.png").exists() and not (tmp_path / "u16.png").exists()
