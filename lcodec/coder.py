@@ -330,7 +330,7 @@ def _check_symbols(symbols, cdfs):
     symbols = np.asarray(symbols)
     if symbols.ndim != 1 or symbols.shape[0] != cdfs.shape[0]:
         raise InvalidInputError(f"symbols must have shape ({cdfs.shape[0]},) to match cdfs, got {symbols.shape}")
-    if not np.issubdtype(symbols.dtype, np.integer):
+    if symbols.size and not np.issubdtype(symbols.dtype, np.integer):  # [] arrives as float64
         raise InvalidInputError(f"symbols must be integers, got {symbols.dtype}")
     symbols = symbols.astype(np.int64, copy=False)
     k = cdfs.shape[1] - 1

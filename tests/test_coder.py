@@ -1,0 +1,313 @@
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from numba import njit
+
+from lcodec import coder
+from lcodec.cdf import quantize
+from lcodec.errors import FormatError, InvalidInputError
+
+SLOW = os.environ.get("LCODEC_SLOW") == "1"
+OVERHEAD_BITS = 64  # the promised bound: actual bits <= cost_bits + 64
+
+
+def random_cdf(rng, k, precision, skew=0.0):
+    """A strictly increasing CDF row: K-1 distinct cut points, squeezed towards 0 by skew."""
+    total = 1 << precision
+    if k == 1:
+        return np.array([0, total], np.int64)
+    if skew:
+        cuts = np.unique(np.floor(rng.random(4 * k) ** (1 + skew) * (total - 1)).astype(np.int64) + 1)
+        cuts = np.sort(rng.choice(cuts, min(k - 1, cuts.size), replace=False))
+        if cuts.size < k - 1:  # too few distinct points: fall back to uniform cuts
+            cuts = np.sort(rng.choice(total - 1, k - 1, replace=False) + 1)
+    else:
+        cuts = np.sort(rng.choice(total - 1, k - 1, replace=False) + 1)
+    return np.concatenate([[0], cuts, [total]]).astype(np.int64)
+
+
+def sample(rng, cdfs):
+    """One symbol per row, drawn from the row's own quantised distribution."""
+    total = cdfs[:, -1:].astype(np.int64)
+    u = (rng.random((cdfs.shape[0], 1)) * total).astype(np.int64)
+    return ((cdfs[:, 1:].astype(np.int64) <= u).sum(axis=1)).astype(np.int64)
+
+
+def roundtrip(symbols, cdfs, precision):
+    data = coder.encode(symbols, cdfs, precision)
+    assert np.array_equal(coder.decode(data, cdfs, precision), symbols)
+    assert len(data) * 8 <= coder.cost_bits(symbols, cdfs, precision) + OVERHEAD_BITS
+    assert not data.endswith(b"\0")
+    return data
+
+
+@settings(max_examples=150 if SLOW else 40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    precision=st.integers(1, 32),
+    log_k=st.floats(0, 12),
+    n=st.integers(0, 300),
+    skew=st.sampled_from([0.0, 3.0, 30.0]),
+)
+def test_roundtrip_random_distributions(seed, precision, log_k, n, skew):
+    rng = np.random.default_rng(seed)
+    k = min(int(2**log_k), 1 << precision)
+    cdfs = np.stack([random_cdf(rng, k, precision, skew) for _ in range(n)]) if n else np.zeros((0, k + 1), np.int64)
+    roundtrip(sample(rng, cdfs), cdfs, precision)
+
+
+@settings(max_examples=60 if SLOW else 15, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 2000), concentration=st.floats(0.01, 10))
+def test_roundtrip_quantized_probabilities(seed, n, concentration):
+    rng = np.random.default_rng(seed)
+    cdfs = quantize(rng.dirichlet(np.full(256, concentration), size=n).reshape(n, 256), coder.DEFAULT_PRECISION)
+    roundtrip(sample(rng, cdfs), cdfs, coder.DEFAULT_PRECISION)
+
+
+def long_cases():
+    """(name, CDF row, symbol sampler) for the overhead bound on long messages."""
+    def uniform(p):
+        return np.arange(257, dtype=np.int64) << (p - 8)
+
+    def skewed(p):
+        q = 0.5 ** np.arange(1, 17)
+        return quantize(q, p).astype(np.int64)
+
+    def top_heavy(p):  # the last symbol holds all but one count: low climbs, carries and 0xFF runs
+        return np.array([0, 1, 1 << p], np.int64)
+
+    def bottom_heavy(p):  # the first symbol holds all but one count
+        return np.array([0, (1 << p) - 1, 1 << p], np.int64)
+
+    def adversarial(p):  # count-1 symbols at both ends plus a large middle: maximal shifts and carries
+        t = 1 << p
+        return np.array([0, 1, 2, t - 2, t - 1, t], np.int64)
+
+    return [
+        ("uniform", uniform, lambda rng, n: rng.integers(0, 256, n)),
+        ("skewed", skewed, lambda rng, n: np.minimum(rng.geometric(0.5, n) - 1, 15)),
+        ("top_heavy", top_heavy, lambda rng, n: np.ones(n, np.int64)),
+        ("bottom_heavy", bottom_heavy, lambda rng, n: np.zeros(n, np.int64)),
+        ("adversarial", adversarial, lambda rng, n: rng.choice([0, 1, 3, 4], n)),
+    ]
+
+
+@pytest.mark.parametrize("precision", [coder.DEFAULT_PRECISION, 32, 8])
+@pytest.mark.parametrize("name,row,draw", long_cases(), ids=[c[0] for c in long_cases()])
+def test_overhead_bound_up_to_ten_million_symbols(name, row, draw, precision):
+    if name == "uniform" and precision < 8:
+        pytest.skip("256 symbols need 8 bits")
+    rng = np.random.default_rng(1)
+    cdf_row = row(precision)
+    coder.encode([0], cdf_row[None], precision)  # validates the row once; the long runs skip re-checking it
+    # 32 bits truncates the most per symbol, so it carries the 10**7-symbol runs when LCODEC_SLOW is off.
+    lengths = [0, 1, 2, 1000, 10**5, 10**7 if precision == 32 or SLOW else 10**6]
+    for n in lengths:
+        symbols = draw(rng, n).astype(np.int64)
+        cdfs = np.broadcast_to(cdf_row, (n, cdf_row.size))  # one row, no memory per symbol
+        data = coder.encode(symbols, cdfs, precision, validate=False)
+        cost = coder.cost_bits(symbols, cdfs, precision)
+        assert len(data) * 8 <= cost + OVERHEAD_BITS, (n, len(data) * 8, cost)
+        if n <= 10**5 or SLOW:
+            assert np.array_equal(coder.decode(data, cdfs, precision, validate=False), symbols)
+
+
+def reference_encode(symbols, cdfs, precision):
+    """The stream format in exact integers: no carries to handle, so it checks the coder's carry logic."""
+    low, rng, shifts = 0, 2**64 - 1, 0
+    for s, row in zip(symbols, cdfs):
+        r = rng >> precision
+        low += r * int(row[s])
+        rng = r * (int(row[s + 1]) - int(row[s]))
+        while rng < 2**56:
+            rng, low, shifts = rng << 8, low << 8, shifts + 1
+    pad = -low % 2**64
+    if pad >= rng:
+        pad %= 2**56
+    return (low + pad).to_bytes(8 + shifts, "big").rstrip(b"\0")
+
+
+@settings(max_examples=60 if SLOW else 20, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), precision=st.integers(1, 32), n=st.integers(0, 200))
+def test_bytes_match_the_exact_integer_reference(seed, precision, n):
+    rng = np.random.default_rng(seed)
+    k = min(5, 1 << precision)
+    cdfs = np.stack([random_cdf(rng, k, precision, 30.0) for _ in range(n)]) if n else np.zeros((0, k + 1), np.int64)
+    # Mostly the top symbol: low keeps climbing, which is what makes carries and 0xFF runs.
+    symbols = np.where(rng.random(n) < 0.8, k - 1, sample(rng, cdfs))
+    assert coder.encode(symbols, cdfs, precision) == reference_encode(symbols, cdfs, precision)
+
+
+def test_golden_bytes():
+    cdf = np.array([0, 1000, 50000, 60000, 65535, 65536], np.int64)
+    symbols = np.array([0, 1, 2, 3, 4, 1, 1, 2, 0, 4, 4, 4, 3, 1], np.int64)
+    cdfs = np.broadcast_to(cdf, (symbols.size, cdf.size))
+    golden = "02bbc7708013308902e30fbc"
+    assert coder.encode(symbols, cdfs, 16).hex() == golden
+    assert reference_encode(symbols, cdfs, 16).hex() == golden
+    assert np.array_equal(coder.decode(bytes.fromhex(golden), cdfs, 16), symbols)
+    assert coder.encode([], np.zeros((0, 3), np.int64), 24) == b""
+
+
+PURE_PYTHON_SCRIPT = """
+import numpy as np
+from lcodec import coder
+from lcodec.cdf import quantize
+rng = np.random.default_rng(7)
+cdfs = quantize(rng.dirichlet(np.full(64, 0.2), size=300), 24)
+symbols = ((cdfs[:, 1:] <= rng.integers(0, 1 << 24, (300, 1))).sum(axis=1)).astype(np.int64)
+heavy = np.broadcast_to(np.array([0, 1, 2, (1 << 32) - 1, 1 << 32]), (500, 5))
+heavy_symbols = rng.choice([0, 2, 3], 500)
+a = coder.encode(symbols, cdfs, 24)
+b = coder.encode(heavy_symbols, heavy, 32)
+assert np.array_equal(coder.decode(a, cdfs, 24), symbols)
+assert np.array_equal(coder.decode(b, heavy, 32), heavy_symbols)
+print(a.hex(), b.hex(), cdfs.sum())
+"""
+
+
+def test_pure_python_gives_identical_bytes():
+    def run(disable_jit):
+        env = dict(os.environ, NUMBA_DISABLE_JIT=disable_jit)
+        out = subprocess.run([sys.executable, "-c", PURE_PYTHON_SCRIPT], env=env, capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    compiled = run("0")
+    assert len(compiled.split()) == 3
+    assert run("1") == compiled
+
+
+def encoded_example(n=2000, seed=3):
+    rng = np.random.default_rng(seed)
+    cdfs = quantize(rng.dirichlet(np.full(256, 0.1), size=n), coder.DEFAULT_PRECISION)
+    symbols = sample(rng, cdfs)
+    return coder.encode(symbols, cdfs), cdfs, symbols
+
+
+def decode_or_format_error(data, cdfs):
+    try:
+        out = coder.decode(data, cdfs)
+    except FormatError:
+        return None
+    assert out.shape == (cdfs.shape[0],) and out.min() >= 0 and out.max() < cdfs.shape[1] - 1
+    return out
+
+
+def test_truncated_and_corrupted_streams_never_crash():
+    data, cdfs, symbols = encoded_example()
+    rng = np.random.default_rng(11)
+    for cut in list(range(0, 40)) + list(rng.integers(0, len(data), 40)):
+        out = decode_or_format_error(data[:cut], cdfs)
+        assert out is None or not np.array_equal(out, symbols)
+    detected = 0
+    for _ in range(200):
+        bad = bytearray(data)
+        for pos in rng.integers(0, len(bad), rng.integers(1, 4)):
+            bad[pos] ^= int(rng.integers(1, 256))
+        detected += decode_or_format_error(bytes(bad), cdfs) is None
+    for size in (1, 7, 8, 100, 5000):
+        decode_or_format_error(rng.integers(0, 256, size, dtype=np.uint8).tobytes(), cdfs)
+    assert detected > 0  # corruption that leaves the decoder outside every interval is reported
+
+
+def test_trailing_bytes_are_rejected():
+    data, cdfs, _ = encoded_example(200)
+    with pytest.raises(FormatError):
+        coder.decode(data + b"\0", cdfs)
+    with pytest.raises(FormatError):
+        coder.decode(data + bytes(range(1, 17)), cdfs)
+
+
+@pytest.mark.parametrize(
+    "cdf,symbols,precision,message",
+    [
+        ([[0, 5, 5, 16]], [0], 4, "cdfs row 0 is not strictly increasing"),
+        ([[0, 9, 5, 16]], [0], 4, "cdfs row 0 is not strictly increasing"),
+        ([[1, 5, 16]], [0], 4, "cdfs row 0 does not start at 0"),
+        ([[0, 5, 15]], [0], 4, "cdfs row 0 does not end at 2**precision"),
+        ([[0, 5, 16], [0, 5, 17]], [0, 0], 4, "cdfs row 1 does not end at 2**precision"),
+        ([[0, 5, 16]], [2], 4, "symbol 0 is out of range 0..1"),
+        ([[0, 5, 16]], [-1], 4, "symbol 0 is out of range 0..1"),
+        ([[0, 1, 2, 3, 4]], [0], 1, "4 symbols do not fit a 1-bit CDF (at most 2)"),
+        ([[0, 5, 16]], [0], 0, "precision must be in 1..32, got 0"),
+        ([[0, 5, 16]], [0], 33, "precision must be in 1..32, got 33"),
+        ([[0.0, 5.0, 16.0]], [0], 4, "cdfs must be an integer array, got float64"),
+        ([0, 5, 16], [0], 4, "cdfs must have shape (N, K+1) with K >= 1, got (3,)"),
+        ([[0, 5, 16]], [0.0], 4, "symbols must be integers, got float64"),
+        ([[0, 5, 16]], [0, 1], 4, "symbols must have shape (1,) to match cdfs, got (2,)"),
+    ],
+)
+def test_invalid_input_is_rejected(cdf, symbols, precision, message):
+    with pytest.raises(InvalidInputError) as exc:
+        coder.encode(symbols, np.array(cdf), precision)
+    assert str(exc.value) == message
+
+
+def test_decode_validates_cdfs_too():
+    with pytest.raises(InvalidInputError, match="not strictly increasing"):
+        coder.decode(b"\x12", np.array([[0, 8, 8, 16]]), 4)
+
+
+# A parametric CDF as a caller would write it: C(v) = v + floor((2**P - K) * v**2 / K**2).
+@njit(cache=True)
+def quadratic_cdf(params, v):
+    k, spare = params[0], params[1]
+    return v + (spare * v * v) // (k * k)
+
+
+@njit(cache=True)
+def stream_decode(data, params, n, precision):
+    state = np.zeros(coder.DEC_STATE_SIZE, np.uint64)
+    out = np.empty(n, np.int64)
+    coder.dec_init(state, data)
+    for i in range(n):
+        t = coder.dec_target(state, data, precision)
+        s, c_low, c_high = coder.search_cdf_fn(quadratic_cdf, params, t, params[0], precision)
+        coder.dec_consume(state, data, c_low, c_high, precision)
+        out[i] = s
+    return out, coder.dec_finish(state, data)
+
+
+@njit(cache=True)
+def stream_encode(symbols, params, precision):
+    state = np.zeros(coder.ENC_STATE_SIZE, np.uint64)
+    buf = np.empty(coder.max_encoded_size(symbols.shape[0], precision), np.uint8)
+    coder.enc_init(state)
+    for s in symbols:
+        coder.enc_put(state, buf, quadratic_cdf(params, s), quadratic_cdf(params, s + 1), precision)
+    return buf[: coder.enc_finish(state, buf)]
+
+
+def test_streaming_kernels_with_a_cdf_function_match_the_batch_api():
+    precision, k = 20, 1000
+    params = np.array([k, (1 << precision) - k], np.int64)
+    table = np.array([quadratic_cdf(params, v) for v in range(k + 1)], np.int64)
+    rng = np.random.default_rng(5)
+    symbols = sample(rng, np.broadcast_to(table, (5000, k + 1)))
+    data = stream_encode(symbols, params, precision)
+    assert data.tobytes() == coder.encode(symbols, np.broadcast_to(table, (5000, k + 1)), precision)
+    out, ok = stream_decode(data, params, symbols.size, precision)
+    assert ok and np.array_equal(out, symbols)
+
+
+def test_search_cdf_finds_the_interval_holding_the_target():
+    row = np.array([0, 3, 4, 10, 16], np.uint32)
+    found = [coder.search_cdf(row, t) for t in range(16)]
+    assert [s for s, _, _ in found] == [0, 0, 0, 1, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3]
+    assert all(lo <= t < hi for t, (_, lo, hi) in enumerate(found))
+
+
+def test_max_encoded_size_holds_for_the_costliest_symbols():
+    for precision in (1, 8, 24, 32):
+        n = 20000
+        # The top count-1 interval: P bits each, and nonzero bytes that trimming cannot shorten.
+        cdfs = np.broadcast_to(np.array([0, (1 << precision) - 1, 1 << precision], np.int64), (n, 3))
+        data = coder.encode(np.ones(n, np.int64), cdfs, precision)
+        assert len(data) <= coder.max_encoded_size(n, precision)
+        assert len(data) >= (n * precision) // 8 - 1
