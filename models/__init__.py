@@ -1,0 +1,1 @@
+"""Training side of lcodec: the float PixelCNN, its training script and the export to integer weights."""
