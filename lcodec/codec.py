@@ -1,0 +1,274 @@
+"""Autoregressive coding of one tile with an integer PixelCNN: the Numba kernels and their Python entry points.
+
+Encoder and decoder run the same per-pixel kernel (`_forward`, `_mixture`, `_cdf_at`) in raster order, so they
+compute identical integer CDFs; the decoder finds each symbol by a binary search over C(v) at ~8 points instead
+of building the 257-entry CDF. The fixed-point format is documented in `lcodec.nn`, whose NumPy reference
+(`reference_cdfs`) the tests hold these kernels to. The network, the CDF and the tile loops stay in this one
+file because Numba's cache only notices edits to a function's own file.
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+from lcodec.coder import (
+    DEC_STATE_SIZE, ENC_STATE_SIZE, dec_consume, dec_init, dec_target, enc_finish, enc_init, enc_put,
+    max_encoded_size,
+)
+from lcodec.errors import InvalidInputError
+from lcodec.nn import (
+    CFG_AMAX, CFG_C, CFG_K, CFG_LS_MAX, CFG_LS_MIN, CFG_R, COEF_FRAC, EXP_LEN, F_BITS, MIXW_BITS, MU_FRAC, MU_MAX,
+    MU_MIN, OUT_CLAMP, SIG_RANGE, SIG_STEP_BITS, T_FRAC,
+)
+
+PRECISION = 24  # coder CDF precision: C(256) == 2**PRECISION
+
+_COEF_SHIFT = COEF_FRAC - MU_FRAC
+_SIG_SHIFT = T_FRAC - SIG_STEP_BITS
+_SIG_MASK = (1 << _SIG_SHIFT) - 1
+_SIG_OFFSET = SIG_RANGE << T_FRAC
+_SIG_TOP = (2 * SIG_RANGE << T_FRAC) - 1
+_F_SCALE = (1 << PRECISION) - 256
+_TOTAL = 1 << PRECISION
+
+
+@njit(cache=True, nogil=True)
+def _forward(pad, y, x, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, so, win, acc, hid, oacc, out):
+    """Head outputs of pixel (y, x) into out (int64).
+
+    pad: int32 (h + r, w + 2r, C) holding x - 128 of the pixels known so far, zero elsewhere; pixel (y, x)
+    sits at pad[y + r, x + r]. The causal window is gathered into win (contiguous runs of pad), then each
+    layer is an axpy over its inputs so the inner loop over outputs vectorises.
+    """
+    c = cfg[CFG_C]
+    r = cfg[CFG_R]
+    amax = cfg[CFG_AMAX]
+    n = 0
+    for dy in range(r + 1):
+        width = 2 * r + 1 if dy < r else r  # the current row stops left of the pixel
+        for dx in range(width):
+            for ch in range(c):
+                win[n] = pad[y + dy, x + dx, ch]
+                n += 1
+    _affine(w1, b1, win, n, acc)
+    for j in range(hid.shape[0]):
+        hid[j] = min(max(_requant(acc[j], m1[j], s1[j]), 0), amax)
+    for layer in range(wl.shape[0]):
+        _affine(wl[layer], bl[layer], hid, hid.shape[0], acc)
+        for j in range(hid.shape[0]):
+            hid[j] = min(hid[j] + min(max(_requant(acc[j], ml[layer, j], sl[layer, j]), 0), amax), amax)
+    _affine(wo, bo, hid, hid.shape[0], oacc)
+    for j in range(out.shape[0]):
+        out[j] = min(max(_requant(oacc[j], mo[j], so[j]), -OUT_CLAMP), OUT_CLAMP)
+
+
+@njit(cache=True, nogil=True)
+def _affine(w, b, x, n, acc):
+    """acc = b + x[:n] @ w, as one axpy per nonzero input so that the loop over outputs vectorises."""
+    for j in range(acc.shape[0]):
+        acc[j] = b[j]
+    for i in range(n):
+        v = x[i]
+        if v != 0:
+            for j in range(acc.shape[0]):
+                acc[j] += w[i, j] * v
+
+
+@njit(cache=True, nogil=True)
+def _requant(acc, m, s):
+    """round(acc * m / 2**s), ties up, in int64 (|acc * m| < 2**62 by the weight-file bounds)."""
+    return (np.int64(acc) * m + (np.int64(1) << (s - 1))) >> s
+
+
+@njit(cache=True, nogil=True)
+def _mixture(out, ch, xr, xg, cfg, exp_lut, invs_lut, wts, mu, inv):
+    """Weights (sum 2**16), means (1/256 pixel) and inverse scales of channel ch; xr, xg = x_R - 128, x_G - 128."""
+    c = cfg[CFG_C]
+    k = cfg[CFG_K]
+    ls_min = cfg[CFG_LS_MIN]
+    ls_max = cfg[CFG_LS_MAX]
+    base = 3 * k * ch
+    cb = 3 * k * c
+    lmax = out[base]
+    first = 0
+    for i in range(1, k):
+        if out[base + i] > lmax:
+            lmax = out[base + i]
+            first = i
+    total = np.int64(0)
+    for i in range(k):
+        d = min(lmax - out[base + i], EXP_LEN - 1)
+        wts[i] = exp_lut[d]
+        total += wts[i]
+    rest = np.int64(1) << MIXW_BITS
+    for i in range(k):
+        wts[i] = (wts[i] << MIXW_BITS) // total
+        rest -= wts[i]
+    wts[first] += rest
+    rnd = np.int64(1) << (_COEF_SHIFT - 1)
+    for i in range(k):
+        m = out[base + k + i]
+        if ch == 1:
+            m += (out[cb + i] * xr + rnd) >> _COEF_SHIFT
+        elif ch == 2:
+            m += (out[cb + k + i] * xr + out[cb + 2 * k + i] * xg + rnd) >> _COEF_SHIFT
+        mu[i] = min(max(m, MU_MIN), MU_MAX)
+        ls = min(max(out[base + 2 * k + i], ls_min), ls_max)
+        inv[i] = invs_lut[ls - ls_min]
+
+
+@njit(cache=True, nogil=True)
+def _cdf_at(v, wts, mu, inv, sig_lut):
+    """C(v) for v in 0..256: strictly increasing, C(0) = 0, C(256) = 2**PRECISION."""
+    if v <= 0:
+        return np.int64(0)
+    if v >= 256:
+        return np.int64(_TOTAL)
+    edge = (np.int64(v) << MU_FRAC) - (1 << (MU_FRAC - 1))
+    f = np.int64(0)
+    for i in range(wts.shape[0]):
+        u = min(max((edge - mu[i]) * inv[i] + _SIG_OFFSET, 0), _SIG_TOP)
+        j = u >> _SIG_SHIFT
+        lo = sig_lut[j]
+        f += wts[i] * (lo + (((sig_lut[j + 1] - lo) * (u & _SIG_MASK)) >> _SIG_SHIFT))
+    return v + ((_F_SCALE * f) >> F_BITS)
+
+
+@njit(cache=True, nogil=True)
+def _scratch(cfg, w1, wo):
+    """Per-tile work buffers for _forward / _mixture."""
+    nh = w1.shape[1]
+    k = cfg[CFG_K]
+    return (np.zeros(w1.shape[0], np.int32), np.zeros(nh, np.int32), np.zeros(nh, np.int32),
+            np.zeros(wo.shape[1], np.int32), np.zeros(wo.shape[1], np.int64),
+            np.zeros(k, np.int64), np.zeros(k, np.int64), np.zeros(k, np.int64))
+
+
+@njit(cache=True, nogil=True)
+def _padded(tile, r):
+    """int32 (h + r, w + 2r, C) with tile - 128 at [r:, r:r+w] and zeros around it."""
+    h, w, c = tile.shape
+    pad = np.zeros((h + r, w + 2 * r, c), np.int32)
+    for y in range(h):
+        for x in range(w):
+            for ch in range(c):
+                pad[y + r, x + r, ch] = np.int32(tile[y, x, ch]) - 128
+    return pad
+
+
+@njit(cache=True, nogil=True)
+def _encode_kernel(tile, bits, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, so, sig_lut, exp_lut, invs_lut):
+    h, w, c = tile.shape
+    r = cfg[CFG_R]
+    pad = _padded(tile, r)
+    win, acc, hid, oacc, out, wts, mu, inv = _scratch(cfg, w1, wo)
+    buf = np.empty(max_encoded_size(h * w * c, PRECISION), np.uint8)
+    state = np.zeros(ENC_STATE_SIZE, np.uint64)
+    enc_init(state)
+    for y in range(h):
+        for x in range(w):
+            _forward(pad, y, x, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, so, win, acc, hid, oacc, out)
+            for ch in range(c):
+                _mixture(out, ch, pad[y + r, x + r, 0], pad[y + r, x + r, min(1, c - 1)], cfg, exp_lut,
+                         invs_lut, wts, mu, inv)
+                v = np.int64(tile[y, x, ch])
+                lo = _cdf_at(v, wts, mu, inv, sig_lut)
+                hi = _cdf_at(v + 1, wts, mu, inv, sig_lut)
+                enc_put(state, buf, lo, hi, PRECISION)
+                bits[y, x, ch] = PRECISION - math.log2(hi - lo)
+    n = enc_finish(state, buf)
+    return buf[:n].copy()
+
+
+@njit(cache=True, nogil=True)
+def _decode_kernel(data, h, w, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, so, sig_lut, exp_lut, invs_lut):
+    c = cfg[CFG_C]
+    r = cfg[CFG_R]
+    pad = np.zeros((h + r, w + 2 * r, c), np.int32)
+    img = np.empty((h, w, c), np.uint8)
+    win, acc, hid, oacc, out, wts, mu, inv = _scratch(cfg, w1, wo)
+    state = np.zeros(DEC_STATE_SIZE, np.uint64)
+    dec_init(state, data)
+    for y in range(h):
+        for x in range(w):
+            _forward(pad, y, x, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, so, win, acc, hid, oacc, out)
+            for ch in range(c):
+                _mixture(out, ch, pad[y + r, x + r, 0], pad[y + r, x + r, min(1, c - 1)], cfg, exp_lut,
+                         invs_lut, wts, mu, inv)
+                target = dec_target(state, data, PRECISION)
+                lo, hi = 0, 256
+                c_lo, c_hi = np.int64(0), np.int64(_TOTAL)
+                while hi - lo > 1:
+                    mid = (lo + hi) >> 1
+                    cm = _cdf_at(mid, wts, mu, inv, sig_lut)
+                    if cm <= target:
+                        lo, c_lo = mid, cm
+                    else:
+                        hi, c_hi = mid, cm
+                dec_consume(state, data, c_lo, c_hi, PRECISION)
+                pad[y + r, x + r, ch] = lo - 128
+                img[y, x, ch] = lo
+    return img
+
+
+@njit(cache=True, nogil=True)
+def _cdf_table_kernel(tile, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, so, sig_lut, exp_lut, invs_lut):
+    h, w, c = tile.shape
+    r = cfg[CFG_R]
+    pad = _padded(tile, r)
+    win, acc, hid, oacc, out, wts, mu, inv = _scratch(cfg, w1, wo)
+    table = np.zeros((h, w, c, 257), np.int64)
+    for y in range(h):
+        for x in range(w):
+            _forward(pad, y, x, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, so, win, acc, hid, oacc, out)
+            for ch in range(c):
+                _mixture(out, ch, pad[y + r, x + r, 0], pad[y + r, x + r, min(1, c - 1)], cfg, exp_lut,
+                         invs_lut, wts, mu, inv)
+                for v in range(257):
+                    table[y, x, ch, v] = _cdf_at(v, wts, mu, inv, sig_lut)
+    return table
+
+
+def encode_tile(net, tile):
+    """Code a uint8 tile (h, w, C) -> (stream bytes, model estimate in bits). Releases the GIL while coding."""
+    tile = _check_tile(net, tile)
+    bits = np.empty(tile.shape, np.float64)
+    data = _encode_kernel(tile, bits, *net.kernel_args)
+    return data.tobytes(), float(bits.sum())
+
+
+def decode_tile(net, data, h, w):
+    """Decode h x w pixels from a stream of encode_tile. Any bytes decode to some pixels, never crash or hang:
+    the container's checksum is what detects corrupt data."""
+    h, w = int(h), int(w)
+    if h < 1 or w < 1:
+        raise InvalidInputError(f"tile size must be positive, got {h}x{w}")
+    stream = np.frombuffer(bytes(data), np.uint8)
+    return _decode_kernel(stream, h, w, *net.kernel_args)
+
+
+def bits_map(net, tile):
+    """-log2 q (float64, (h, w, C)) of every sub-pixel under the integer model: what an ideal coder spends."""
+    tile = _check_tile(net, tile)
+    bits = np.empty(tile.shape, np.float64)
+    _encode_kernel(tile, bits, *net.kernel_args)
+    return bits
+
+
+def cdf_table(net, tile):
+    """CDFs (h, w, C, 257) int64 computed pixel by pixel in decode order (for tests against lcodec.nn)."""
+    return _cdf_table_kernel(_check_tile(net, tile), *net.kernel_args)
+
+
+def _check_tile(net, tile):
+    tile = np.asarray(tile)
+    if tile.ndim == 2 and net.channels == 1:
+        tile = tile[:, :, None]
+    if tile.dtype != np.uint8 or tile.ndim != 3 or tile.shape[2] != net.channels:
+        raise InvalidInputError(f"tile must be uint8 (h, w, {net.channels}), got {tile.dtype} {tile.shape}")
+    if tile.shape[0] < 1 or tile.shape[1] < 1:
+        raise InvalidInputError(f"empty tile {tile.shape}")
+    if not tile.flags.c_contiguous or not tile.flags.writeable:
+        tile = tile.copy()  # one array type for the kernels: a read-only view would compile a second version
+    return tile

@@ -1,0 +1,250 @@
+"""The integer PixelCNN: its fixed-point format, the loaded `Net`, and a NumPy reference.
+
+A released model is an .npz of integers only (weights, requantisation multipliers and shifts, lookup tables),
+so every machine computes the same CDFs. The Numba kernels that run the network pixel by pixel live in
+`lcodec.codec` beside the coding loops; `reference_outputs` / `reference_cdfs` here evaluate the same integer
+network over all positions at once with NumPy, and tests require the two to agree exactly.
+
+Fixed-point format (FORMAT 1):
+
+- conv1 input: x - 128 in [-128, 127]; zero padding outside the image (= the float model's zero padding).
+- A layer: acc = b + sum_i W[i, j] * a[i] (int32), then y = (acc * M[j] + 2**(S[j]-1)) >> S[j] (int64,
+  arithmetic shift = floor), then ReLU as a clamp to [0, amax] for hidden layers. The residual stream is
+  h = min(h + relu(y), amax). Overflow is ruled out by construction: `Net` refuses weights unless
+  n_in * max|W| * max|a| + max|b| < 2**31 for every layer, M < 2**31 and 1 <= S <= 62, so |acc * M| < 2**62.
+- Head outputs per channel c: logits (1/256 nat), mu (1/256 pixel, the +128 offset folded into the bias),
+  log_s (1/256 nat); for RGB then alpha, beta, gamma (2**-14). Outputs are clamped to +-2**30.
+- Mixture weights: w_k = (E[min(lmax - l_k, len(E) - 1)] << 16) // sum, remainder to the first argmax,
+  so sum w_k == 2**16 exactly. E = `exp_lut`, E[i] = round(2**16 exp(-i/256)).
+- Channel-linear means: mu_G += (alpha (x_R - 128) + 32) >> 6, mu_B += (beta (x_R - 128) + gamma (x_G - 128)
+  + 32) >> 6; mu clamped to [MU_MIN, MU_MAX].
+- Inverse scale: inv_s = `invs_lut`[clamp(log_s, ls_min, ls_max) - ls_min] = round(2**16 exp(-log_s)).
+- Logistic CDF at the lower edge of v: t = (256 v - 128 - mu) inv_s (units 2**-24), clamped to +-16;
+  sigma(t) by linear interpolation in `sig_lut` (step 1/64, values round(2**16 sigmoid), monotone), so
+  F(v) = sum w_k sigma_k in [0, 2**32] is non-decreasing in v.
+- Coder CDF: C(0) = 0, C(256) = 2**P, C(v) = v + (((2**P - 256) F(v)) >> 32): strictly increasing.
+"""
+
+import hashlib
+import io
+import json
+from functools import cached_property
+
+import numpy as np
+
+from lcodec.errors import UnknownModelError
+
+FORMAT = 1
+
+LOGIT_FRAC = 8    # logits in 1/256 nat
+MU_FRAC = 8       # mu in 1/256 pixel
+LOGS_FRAC = 8     # log scale in 1/256 nat
+COEF_FRAC = 14    # channel-linear coefficients alpha, beta, gamma
+INVS_FRAC = 16    # inverse scale
+T_FRAC = MU_FRAC + INVS_FRAC   # logistic argument t = (edge - mu) * inv_s
+SIG_BITS = 16     # sigmoid values in [0, 2**16]
+MIXW_BITS = 16    # mixture weights sum to 2**16
+F_BITS = SIG_BITS + MIXW_BITS
+SIG_STEP_BITS = 6  # sigmoid table step 1/64
+SIG_RANGE = 16     # sigmoid table covers t in [-16, 16]
+SIG_LEN = 2 * SIG_RANGE * (1 << SIG_STEP_BITS) + 1
+EXP_LEN = 16 * (1 << LOGIT_FRAC) + 1
+OUT_CLAMP = 1 << 30
+MU_MIN = -128 << MU_FRAC
+MU_MAX = 384 << MU_FRAC
+ACC_LIMIT = 1 << 31
+
+# cfg vector layout (int64), shared with the kernels in lcodec.codec
+CFG_C, CFG_K, CFG_R, CFG_AMAX, CFG_LS_MIN, CFG_LS_MAX = range(6)
+CFG_LEN = 6
+
+WEIGHT_KEYS = ("w1", "b1", "m1", "s1", "wl", "bl", "ml", "sl", "wo", "bo", "mo", "so")
+LUT_KEYS = ("sig_lut", "exp_lut", "invs_lut")
+KERNEL_KEYS = ("cfg",) + WEIGHT_KEYS + LUT_KEYS
+
+
+def causal_offsets(kernel):
+    """(dy, dx) of the conv1 taps in the order of w1's rows: rows above, then the current row left of p."""
+    r = kernel // 2
+    above = [(dy, dx) for dy in range(-r, 0) for dx in range(-r, r + 1)]
+    return above + [(0, dx) for dx in range(-r, 0)]
+
+
+def n_outputs(channels, n_mix):
+    """Head width: [logit, mu, log_s] x K per channel, plus alpha, beta, gamma x K for RGB."""
+    return 3 * n_mix * channels + (3 * n_mix if channels == 3 else 0)
+
+
+def sigmoid_lut():
+    """round(2**16 sigmoid(t)) at t = -16 + i/64; float64 once at export time, then stored as integers."""
+    t = np.arange(SIG_LEN, dtype=np.float64) / (1 << SIG_STEP_BITS) - SIG_RANGE
+    return np.round((1 << SIG_BITS) / (1.0 + np.exp(-t))).astype(np.int64)
+
+
+def exp_lut():
+    """round(2**16 exp(-i/256)); the last entry (exp(-16)) rounds to 0."""
+    i = np.arange(EXP_LEN, dtype=np.float64)
+    return np.round((1 << MIXW_BITS) * np.exp(-i / (1 << LOGIT_FRAC))).astype(np.int64)
+
+
+def invs_lut(ls_min_q, ls_max_q):
+    """round(2**16 exp(-log_s)) for log_s = ls_min_q/256 .. ls_max_q/256."""
+    ls = np.arange(ls_min_q, ls_max_q + 1, dtype=np.float64) / (1 << LOGS_FRAC)
+    return np.round((1 << INVS_FRAC) * np.exp(-ls)).astype(np.int64)
+
+
+class Net:
+    """A loaded integer model: arrays for the kernels plus its name and hash."""
+
+    def __init__(self, arrays, *, name, sha256):
+        self.name = name
+        self.sha256 = sha256
+        try:
+            _validate(arrays)
+        except (KeyError, ValueError, TypeError, IndexError) as exc:
+            raise UnknownModelError(f"model {name!r}: invalid weights ({exc})") from None
+        self.arrays = {k: np.ascontiguousarray(arrays[k]) for k in KERNEL_KEYS}
+        self.meta = json.loads(str(arrays["meta"])) if "meta" in arrays else {}
+        cfg = self.arrays["cfg"]
+        self.channels = int(cfg[CFG_C])
+        self.n_mix = int(cfg[CFG_K])
+        self.kernel = 2 * int(cfg[CFG_R]) + 1
+        self.hidden = self.arrays["w1"].shape[1]
+        self.n_layers = self.arrays["wl"].shape[0]
+
+    @classmethod
+    def from_bytes(cls, data, *, name):
+        """Parse an .npz (no pickles); sha256 is of the file bytes."""
+        sha = hashlib.sha256(data).hexdigest()
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+        except Exception as exc:  # np.load raises many types on foreign bytes
+            raise UnknownModelError(f"model {name!r}: unreadable weights ({type(exc).__name__})") from None
+        return cls(arrays, name=name, sha256=sha)
+
+    @cached_property
+    def kernel_args(self):
+        """The arrays in the order the Numba kernels take them."""
+        return tuple(self.arrays[k] for k in KERNEL_KEYS)
+
+    def __repr__(self):
+        return (f"Net({self.name!r}, channels={self.channels}, kernel={self.kernel}, hidden={self.hidden}, "
+                f"n_layers={self.n_layers}, n_mix={self.n_mix}, sha256={self.sha256[:8]})")
+
+
+def _validate(a):
+    """Shapes, dtypes and the bounds that make int32 accumulation and int64 products overflow-free."""
+    if int(a["format"]) != FORMAT:
+        raise ValueError(f"format {int(a['format'])}, expected {FORMAT}")
+    cfg = a["cfg"]
+    if cfg.dtype != np.int64 or cfg.shape != (CFG_LEN,):
+        raise ValueError("cfg")
+    c, k, r, amax, ls_min, ls_max = (int(v) for v in cfg)
+    if c not in (1, 3) or not 1 <= k <= 64 or not 1 <= r <= 15 or not 1 <= amax < 1 << 24:
+        raise ValueError("cfg values")
+    n1 = len(causal_offsets(2 * r + 1)) * c
+    hid = a["w1"].shape[1] if a["w1"].ndim == 2 else -1
+    n_layers = a["wl"].shape[0] if a["wl"].ndim == 3 else -1
+    no = n_outputs(c, k)
+    shapes = {"w1": (n1, hid), "b1": (hid,), "m1": (hid,), "s1": (hid,),
+              "wl": (n_layers, hid, hid), "bl": (n_layers, hid), "ml": (n_layers, hid), "sl": (n_layers, hid),
+              "wo": (hid, no), "bo": (no,), "mo": (no,), "so": (no,)}
+    if hid < 1 or n_layers < 0:
+        raise ValueError("layer sizes")
+    for key, shape in shapes.items():
+        want = np.int32 if key[0] in "wb" else np.int64
+        if a[key].shape != shape or a[key].dtype != want:
+            raise ValueError(f"{key}: {a[key].dtype}{a[key].shape}, expected {np.dtype(want)}{shape}")
+    for w, b, m, s, n_in, in_max in (("w1", "b1", "m1", "s1", n1, 128), ("wl", "bl", "ml", "sl", hid, amax),
+                                     ("wo", "bo", "mo", "so", hid, amax)):
+        if a[w].size:
+            bound = n_in * int(np.abs(a[w].astype(np.int64)).max()) * in_max
+            bound += int(np.abs(a[b].astype(np.int64)).max())
+            if bound >= ACC_LIMIT:
+                raise ValueError(f"{w}: accumulator bound {bound} >= 2**31")
+            if a[m].min() < 0 or a[m].max() >= 1 << 31 or a[s].min() < 1 or a[s].max() > 62:
+                raise ValueError(f"{m}/{s} out of range")
+    sig, ex, inv = a["sig_lut"], a["exp_lut"], a["invs_lut"]
+    if sig.dtype != np.int64 or sig.shape != (SIG_LEN,) or sig[0] != 0 or sig[-1] != 1 << SIG_BITS \
+            or np.any(np.diff(sig) < 0):
+        raise ValueError("sig_lut")
+    if ex.dtype != np.int64 or ex.shape != (EXP_LEN,) or ex[0] != 1 << MIXW_BITS or ex.min() < 0 \
+            or np.any(np.diff(ex) > 0):
+        raise ValueError("exp_lut")
+    if inv.dtype != np.int64 or ls_max < ls_min or inv.shape != (ls_max - ls_min + 1,) or inv.min() < 1 \
+            or inv.max() >= 1 << 40:
+        raise ValueError("invs_lut")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# NumPy reference: every position at once. Same integer operations as the kernels, written independently.
+
+def _requant(acc, m, s):
+    return (acc * m + (np.int64(1) << (s - 1))) >> s
+
+
+def reference_outputs(net, img):
+    """Head outputs (h, w, n_out) int64 of the integer network for every pixel of uint8 img (h, w, C)."""
+    a = net.arrays
+    cfg = a["cfg"]
+    c, r, amax = int(cfg[CFG_C]), int(cfg[CFG_R]), int(cfg[CFG_AMAX])
+    h, w = img.shape[:2]
+    x = np.zeros((h + r, w + 2 * r, c), np.int64)
+    x[r:, r:r + w] = img.reshape(h, w, c).astype(np.int64) - 128
+    cols = [x[r + dy:r + dy + h, r + dx:r + dx + w] for dy, dx in causal_offsets(2 * r + 1)]
+    win = np.concatenate(cols, axis=2).reshape(h * w, -1)
+    acc = win @ a["w1"].astype(np.int64) + a["b1"]
+    hid = np.clip(_requant(acc, a["m1"], a["s1"]), 0, amax)
+    for layer in range(a["wl"].shape[0]):
+        acc = hid @ a["wl"][layer].astype(np.int64) + a["bl"][layer]
+        hid = np.minimum(hid + np.clip(_requant(acc, a["ml"][layer], a["sl"][layer]), 0, amax), amax)
+    acc = hid @ a["wo"].astype(np.int64) + a["bo"]
+    out = np.clip(_requant(acc, a["mo"], a["so"]), -OUT_CLAMP, OUT_CLAMP)
+    return out.reshape(h, w, -1)
+
+
+def reference_mixture(net, out, img):
+    """Mixture weights, means and inverse scales (h, w, C, K) int64 from head outputs and the true pixels."""
+    a = net.arrays
+    cfg = a["cfg"]
+    c, k = int(cfg[CFG_C]), int(cfg[CFG_K])
+    ls_min, ls_max = int(cfg[CFG_LS_MIN]), int(cfg[CFG_LS_MAX])
+    h, w = img.shape[:2]
+    px = img.reshape(h, w, c).astype(np.int64) - 128
+    per = out[..., :3 * k * c].reshape(h, w, c, 3, k)
+    logit, mu, logs = per[..., 0, :], per[..., 1, :].copy(), per[..., 2, :]
+    rnd = 1 << (COEF_FRAC - MU_FRAC - 1)
+    if c == 3:
+        coef = out[..., 3 * k * c:].reshape(h, w, 3, k)
+        mu[:, :, 1] += (coef[:, :, 0] * px[:, :, 0, None] + rnd) >> (COEF_FRAC - MU_FRAC)
+        mu[:, :, 2] += (coef[:, :, 1] * px[:, :, 0, None] + coef[:, :, 2] * px[:, :, 1, None] + rnd) \
+            >> (COEF_FRAC - MU_FRAC)
+    mu = np.clip(mu, MU_MIN, MU_MAX)
+    inv = a["invs_lut"][np.clip(logs, ls_min, ls_max) - ls_min]
+    d = np.minimum(logit.max(axis=-1, keepdims=True) - logit, EXP_LEN - 1)
+    e = a["exp_lut"][d]
+    wts = (e << MIXW_BITS) // e.sum(axis=-1, keepdims=True)
+    first = np.argmax(logit, axis=-1)[..., None]
+    rem = (1 << MIXW_BITS) - wts.sum(axis=-1, keepdims=True)
+    np.put_along_axis(wts, first, np.take_along_axis(wts, first, -1) + rem, -1)
+    return wts, mu, inv
+
+
+def reference_cdfs(net, img, precision):
+    """Coder CDFs (h, w, C, 257) int64 for every sub-pixel of img, all positions at once."""
+    out = reference_outputs(net, img)
+    wts, mu, inv = reference_mixture(net, out, img)
+    sig = net.arrays["sig_lut"]
+    v = np.arange(1, 256, dtype=np.int64)[:, None]
+    t = ((v << MU_FRAC) - (1 << (MU_FRAC - 1)) - mu[..., None, :]) * inv[..., None, :]
+    u = np.clip(t + (SIG_RANGE << T_FRAC), 0, (2 * SIG_RANGE << T_FRAC) - 1)
+    step = T_FRAC - SIG_STEP_BITS
+    i = u >> step
+    s = sig[i] + (((sig[i + 1] - sig[i]) * (u & ((1 << step) - 1))) >> step)
+    f = (wts[..., None, :] * s).sum(axis=-1)
+    cdf = np.empty(f.shape[:-1] + (257,), np.int64)
+    cdf[..., 0] = 0
+    cdf[..., 1:256] = v[:, 0] + ((((1 << precision) - 256) * f) >> F_BITS)
+    cdf[..., 256] = 1 << precision
+    return cdf

@@ -1,0 +1,61 @@
+"""Released models by name: weight file and sha256, loaded once and verified.
+
+A weight file is never edited: a retrained model gets a new name, so a name always means the same network and
+a stream that records the name decodes the same way forever. `python -m models.export` writes the file and the
+entries between the MODELS markers below.
+"""
+
+import hashlib
+import threading
+from pathlib import Path
+
+from lcodec.errors import UnknownModelError
+from lcodec.nn import Net
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+
+# BEGIN MODELS (written by models/export.py)
+MODELS = {
+    'gray-v0': ('gray-v0-11aa0efd.npz', '11aa0efdb8f1ccf6ddcbe4c3d99e93a955515d624c566fd3e00929f8831da19c'),
+    'rgb-v0': ('rgb-v0-8957044f.npz', '8957044fbe05ecffccbe622633939a912f66c15589636559dca5bbcff981d286'),
+}
+DEFAULT_MODELS = {
+    'gray': 'gray-v0',
+    'rgb': 'rgb-v0',
+}
+# END MODELS
+
+_cache = {}
+_lock = threading.Lock()
+
+
+def load(name):
+    """The Net registered as name (cached); UnknownModelError if unknown, missing or its hash differs."""
+    with _lock:
+        net = _cache.get(name)
+        if net is None:
+            net = _cache[name] = _load(name)
+        return net
+
+
+def _load(name):
+    if name not in MODELS:
+        known = ", ".join(sorted(MODELS)) or "none"
+        raise UnknownModelError(f"unknown model {name!r} (registered: {known})")
+    filename, sha256 = MODELS[name]
+    try:
+        data = (WEIGHTS_DIR / filename).read_bytes()
+    except OSError as exc:
+        raise UnknownModelError(f"model {name!r}: cannot read {filename} ({exc.strerror})") from None
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != sha256:
+        raise UnknownModelError(f"model {name!r}: {filename} has sha256 {actual[:16]}..., expected {sha256[:16]}...")
+    return Net.from_bytes(data, name=name)
+
+
+def default_for(channels):
+    """The registered model name that codes images with this many channels."""
+    kind = {3: "rgb", 1: "gray"}.get(channels)
+    if kind is None or kind not in DEFAULT_MODELS:
+        raise UnknownModelError(f"no default model for {channels}-channel images")
+    return DEFAULT_MODELS[kind]
