@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from lcodec import container, fallback
+from lcodec import container
+from lcodec import fallback as _fallback
 from lcodec.container import CONSTANT, DEFAULT_MAX_PIXELS, LEARNED, MODE_BY_NAME
 from lcodec.errors import ChecksumError, FormatError, InvalidInputError, LimitError, UnknownModelError
 
@@ -99,14 +100,18 @@ class Compressor:
     """Encodes images; build one and reuse it in a loop, it keeps the loaded model.
 
     model: a registered model name, or None for the default model of the image's channel count.
-    learned: False codes with the fallback methods only (fast, no model needed).
-    tile: tile size (default LEARNED_TILE, or FALLBACK_TILE when no model applies); threads: worker threads.
+    learned=False codes with the fallback methods only (fast, no model needed); fallback=False codes every
+    plane a model can code with the model, even where a fallback method would be smaller (to measure the
+    model alone). tile: tile size (default LEARNED_TILE, or FALLBACK_TILE when no model applies);
+    threads: worker threads.
     """
 
-    def __init__(self, model=None, *, learned=True, tile=None, threads=None):
+    def __init__(self, model=None, *, learned=True, fallback=True, tile=None, threads=None):
         if tile is not None and not container.MIN_TILE <= tile <= container.MAX_TILE:
             raise InvalidInputError(f"tile size {tile} out of range {container.MIN_TILE}..{container.MAX_TILE}")
-        self.model, self.learned, self.tile = model, learned, tile
+        if not (learned or fallback):
+            raise InvalidInputError("learned=False and fallback=False leave no way to code an image")
+        self.model, self.learned, self.fallback, self.tile = model, learned, fallback, tile
         self.threads = threads or _default_threads()
         self._nets = {}
 
@@ -149,10 +154,11 @@ class Compressor:
             for g, (c, bits) in enumerate(mode.groups):
                 plane = planes[y0:y1, x0:x1, c0 : c0 + c]
                 c0 += c
-                best = fallback.encode(plane, bits)
-                if g == 0 and net is not None and best[0] != CONSTANT:
+                use_model = g == 0 and net is not None
+                best = _fallback.encode(plane, bits) if self.fallback or not use_model else None
+                if use_model and (best is None or best[0] != CONSTANT):
                     payload, _ = _codec().encode_tile(net, np.ascontiguousarray(plane))
-                    if len(payload) <= len(best[1]):
+                    if best is None or len(payload) <= len(best[1]):
                         best = (LEARNED, payload)
                 out.append(best)
             return out
@@ -216,7 +222,7 @@ class Decompressor:
                     except Exception as e:  # garbage payloads must surface as format errors
                         raise FormatError(f"corrupted learned tile ({type(e).__name__})") from e
                 else:
-                    plane = fallback.decode(method, payload, y1 - y0, x1 - x0, c, bits)
+                    plane = _fallback.decode(method, payload, y1 - y0, x1 - x0, c, bits)
                 planes[y0:y1, x0:x1, c0 : c0 + c] = plane
                 c0 += c
 
@@ -234,6 +240,16 @@ class Decompressor:
         """The image as a PIL image, with its mode, palette and transparency."""
         header, pixels = self._decode(data)
         return _to_pil(header, pixels)
+
+    def decompress_to_path(self, data, path, *, force=False):
+        """Decode to an image file, format from the extension; refuses formats that would drop data
+        (Pillow writes RGBA to PPM or BMP without its alpha), leaving no file behind."""
+        fmt = image_format(path)
+        if Path(path).exists() and not force:
+            raise FileExistsError(f"{path} exists (use --force / force=True to overwrite)")
+        image = self.decompress_image(data)
+        return write_atomic(path, lambda f: image.save(f, format=fmt), force=force,
+                            verify=lambda tmp: _check_lossless(image, tmp, fmt))
 
 
 def _as_bytes(data):
@@ -281,9 +297,7 @@ def read_header(data):
 
 def decompress_to_path(data, path, *, force=False, max_pixels=DEFAULT_MAX_PIXELS):
     """Decode `data` (bytes or a path) to an image file, format from the extension (.png, .ppm, .tiff, .bmp)."""
-    fmt = image_format(path)
-    image = decompress_image(data, max_pixels=max_pixels)
-    return write_atomic(path, lambda f: image.save(f, format=fmt), force=force)
+    return Decompressor(max_pixels=max_pixels).decompress_to_path(data, path, force=force)
 
 
 def image_format(path):
@@ -302,8 +316,20 @@ def _umask():
     return mask
 
 
-def write_atomic(path, write, *, force=False):
-    """Call write(file) on a temporary file beside `path`, then rename it over `path`: never a partial file."""
+def _check_lossless(image, path, fmt):
+    with Image.open(path) as back:
+        if image.mode == "P":
+            same = back.convert("RGBA").tobytes() == image.convert("RGBA").tobytes()
+        else:
+            a, b = np.asarray(back), np.asarray(image)
+            same = a.shape == b.shape and np.array_equal(a, b)
+    if not same:
+        raise InvalidInputError(f"{fmt} cannot hold this {image.mode} image exactly (use .png or .tiff)")
+
+
+def write_atomic(path, write, *, force=False, verify=None):
+    """Call write(file) on a temporary file beside `path`, then verify(temporary path) if given, then rename
+    it over `path`: an error never leaves a partial file."""
     path = Path(path)
     if path.exists() and not force:
         raise FileExistsError(f"{path} exists (use --force / force=True to overwrite)")
@@ -311,6 +337,8 @@ def write_atomic(path, write, *, force=False):
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
+        if verify is not None:
+            verify(tmp)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would make outputs private
         os.replace(tmp, path)
     except BaseException:

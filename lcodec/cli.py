@@ -41,6 +41,8 @@ def build_parser():
     common(enc, "images (PNG, PPM, TIFF, BMP, ...)")
     enc.add_argument("--model", help="registered model name (default: the model for the image's channels)")
     enc.add_argument("--no-learned", action="store_true", help="fallback methods only (fast, no model)")
+    enc.add_argument("--learned-only", action="store_true",
+                     help="code with the model even where a fallback method would be smaller")
     dec = sub.add_parser("decode", help="decompress .lcd files (format from the output extension: png, ppm, "
                          "tiff, bmp; - writes raw samples, C order, 16-bit big-endian)")
     common(dec, ".lcd files")
@@ -117,18 +119,17 @@ def _encode_one(compressor, src, dst, force):
 
 def _decode_one(decompressor, src, dst, force):
     if dst != STDIO:
-        fmt = api.image_format(dst)
+        api.image_format(dst)  # an unknown extension fails before any work
         if Path(dst).exists() and not force:
             raise FileExistsError(f"{dst} exists (use --force to overwrite)")
     data = _read(src)
-    if dst == STDIO:
-        pixels = decompressor.decompress(data)
-        if pixels.dtype.itemsize == 2:
-            pixels = pixels.astype(">u2")
-        _stdout_binary().write(pixels.view("u1").tobytes())
+    if dst != STDIO:
+        decompressor.decompress_to_path(data, dst, force=force)
         return
-    image = decompressor.decompress_image(data)
-    api.write_atomic(dst, lambda f: image.save(f, format=fmt), force=force)
+    pixels = decompressor.decompress(data)
+    if pixels.dtype.itemsize == 2:
+        pixels = pixels.astype(">u2")
+    _stdout_binary().write(pixels.view("u1").tobytes())
 
 
 def _message(exc):
@@ -192,7 +193,7 @@ def _threads(args, pairs):
 def _cmd_encode(args):
     files = _expand(args.inputs, {e for e, f in Image.registered_extensions().items() if f in Image.OPEN})
     pairs = _plan(files, args.output, ".lcd")
-    comp = api.Compressor(args.model, learned=not args.no_learned, threads=_threads(args, pairs))
+    comp = api.Compressor(args.model, learned=not args.no_learned, fallback=not args.learned_only, threads=_threads(args, pairs))
     return _run_jobs(lambda s, d: _encode_one(comp, s, d, args.force), pairs, args.jobs, args.quiet)
 
 

@@ -223,10 +223,10 @@ def pack(header, payloads):
 def _check_signature(data):
     if len(data) >= 8 and bytes(data[:8]) == SIGNATURE:
         return
-    if len(data) >= 4 and bytes(data[1:4]) == b"LCD":
-        raise FormatError("damaged lcodec signature (file mangled by a text-mode or 7-bit transfer?)")
     if len(data) < 8 and SIGNATURE.startswith(bytes(data)):
         raise FormatError(f"truncated lcodec file ({len(data)} bytes)")
+    if len(data) >= 4 and bytes(data[1:4]) == b"LCD":
+        raise FormatError("damaged lcodec signature (file mangled by a text-mode or 7-bit transfer?)")
     raise FormatError("not an lcodec file (bad signature)")
 
 

@@ -64,13 +64,15 @@ def _serialise(filtered, choice):
 
 
 def _candidates(rows, bpp):
+    """DEFLATE over both filterings, then LZMA (the costly one) over the filtering DEFLATE liked best."""
     filtered = _filtered(rows, bpp)
     h = rows.shape[0]
     cost = np.abs(filtered.view(np.int8).astype(np.int32)).sum(axis=2)
-    streams = {_serialise(filtered, np.zeros(h, np.intp)), _serialise(filtered, cost.argmin(axis=0))}
-    for s in streams:
-        yield DEFLATE, zlib.compress(s, 9)
-        yield LZMA, lzma.compress(s, format=lzma.FORMAT_RAW, filters=LZMA_FILTERS)
+    streams = [_serialise(filtered, np.zeros(h, np.intp)), _serialise(filtered, cost.argmin(axis=0))]
+    deflated = [zlib.compress(s, 9) for s in streams]
+    best = int(len(deflated[1]) < len(deflated[0]))
+    yield DEFLATE, deflated[best]
+    yield LZMA, lzma.compress(streams[best], format=lzma.FORMAT_RAW, filters=LZMA_FILTERS)
 
 
 def encode(plane, bits):

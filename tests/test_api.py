@@ -1,0 +1,239 @@
+"""The Python API: every mode and odd shape round-trips exactly, the learned and fallback paths, errors."""
+
+import os
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from lcd_images import MODES, fix_header_crc, graphic, in_mode, photo, same_image
+from PIL import Image
+
+import lcodec
+from lcodec import api, container
+from lcodec.errors import ChecksumError, FormatError, InvalidInputError, LcodecError, UnknownModelError
+
+SHAPES = [(1, 1), (1, 37), (29, 1), (31, 17), (37, 41)]
+
+
+@pytest.fixture(scope="module")
+def models():
+    """The registry with a default RGB model (the learned path); tests that need one skip until it exists."""
+    from lcodec import registry
+
+    if "rgb" not in registry.DEFAULT_MODELS:
+        pytest.skip("no default RGB model registered")
+    return registry
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_every_mode_and_shape_round_trips_fallback(shared_data, mode, shape):
+    """Tiles of 16 make the larger shapes span several tiles, edge tiles cut."""
+    src = in_mode(photo(shared_data, *shape), mode)
+    data = api.Compressor(learned=False, tile=16).compress(src)
+    assert same_image(api.decompress_image(data), src)
+    arr = lcodec.decompress(data)
+    assert arr.shape == np.asarray(src).shape and arr.dtype == np.asarray(src).dtype
+    assert np.array_equal(arr, np.asarray(src))
+    h = lcodec.read_header(data)
+    assert (h.mode, h.width, h.height, h.model) == (mode, shape[1], shape[0], None)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_mode_round_trips_default_path(shared_data, models, mode):
+    if mode in ("L", "LA") and "gray" not in models.DEFAULT_MODELS:
+        pytest.skip("no default gray model registered")
+    src = in_mode(photo(shared_data, 40, 70), mode)
+    default = lcodec.compress(src)
+    assert same_image(api.decompress_image(default), src)
+    learned = api.Compressor(fallback=False).compress(src)
+    assert same_image(api.decompress_image(learned), src)
+    h = lcodec.read_header(learned)
+    if mode in ("L", "LA", "RGB", "RGBA"):
+        assert h.methods[0] == container.LEARNED
+        assert h.model == models.DEFAULT_MODELS["rgb" if mode.startswith("RGB") else "gray"]
+        assert h.precision > 0 and len(h.model_sha256) == 64
+    else:
+        assert container.LEARNED not in h.methods and h.model is None
+        assert learned == default
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 23), (19, 1), (17, 13), (41, 37)])
+def test_learned_path_odd_shapes(shared_data, models, shape):
+    img = np.asarray(photo(shared_data, *shape, index=5))
+    data = api.Compressor(fallback=False, tile=16).compress(img)
+    assert set(lcodec.read_header(data).methods) == {container.LEARNED}
+    assert np.array_equal(lcodec.decompress(data), img)
+
+
+@pytest.mark.parametrize("index", [3, 13])
+def test_encoder_keeps_the_smaller_path(shared_data, models, index):
+    """Per tile the smaller of model and fallback: never larger than either path alone (bar the model's name
+    and hash in the header, which a fallback-only file does not carry)."""
+    img = np.asarray(photo(shared_data, 96, 128, index=index))
+    both = len(api.Compressor(tile=32).compress(img))
+    learned = len(api.Compressor(fallback=False, tile=32).compress(img))
+    fallback = len(api.Compressor(learned=False, tile=32).compress(img))
+    assert both <= learned and both <= fallback + 32 + 16
+
+
+def test_graphics_take_the_fallback_and_are_never_much_larger(models):
+    img = graphic(64, 96)
+    data = lcodec.compress(img)
+    h = lcodec.read_header(data)
+    assert container.LEARNED not in h.methods and h.model is None, h.method_counts
+    assert len(data) <= len(api.Compressor(learned=False).compress(img))
+    assert np.array_equal(lcodec.decompress(data), img)
+
+
+def test_constant_alpha_costs_a_few_bytes(shared_data):
+    rgb = np.asarray(photo(shared_data, 50, 60))
+    rgba = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
+    comp = api.Compressor(learned=False)
+    extra = len(comp.compress(rgba)) - len(comp.compress(rgb))
+    assert 0 <= extra <= 6  # one CONSTANT payload byte and its table entry
+    assert np.array_equal(lcodec.decompress(comp.compress(rgba)), rgba)
+
+
+def test_fallback_tile_larger_than_a_tile(shared_data):
+    img = np.asarray(photo(shared_data, 3, api.FALLBACK_TILE + 7).convert("L"))
+    data = api.Compressor(learned=False).compress(img)
+    assert lcodec.read_header(data).tiles == (1, 2)
+    assert np.array_equal(lcodec.decompress(data), img)
+
+
+def test_inputs_numpy_pil_and_paths(shared_data, tmp_path):
+    src = photo(shared_data, 20, 30)
+    src.save(tmp_path / "a.png")
+    comp = api.Compressor(learned=False)
+    expected = comp.compress(np.asarray(src))
+    for image in (src, str(tmp_path / "a.png"), tmp_path / "a.png"):
+        assert comp.compress(image) == expected
+    (tmp_path / "a.lcd").write_bytes(expected)
+    assert np.array_equal(lcodec.decompress(tmp_path / "a.lcd"), np.asarray(src))
+    out = api.decompress_to_path(expected, tmp_path / "b.png")
+    assert same_image(Image.open(out), src)
+    with pytest.raises(FileExistsError):
+        api.decompress_to_path(expected, tmp_path / "b.png")
+    api.decompress_to_path(expected, tmp_path / "b.png", force=True)
+    with pytest.raises(InvalidInputError, match="unknown image format"):
+        api.decompress_to_path(expected, tmp_path / "b.xyz")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.lcd", "a.png", "b.png"]  # no temporary files left
+
+
+@pytest.mark.parametrize(
+    "image, match",
+    [
+        ([[1, 2], [3, 4]], "cannot compress a list"),
+        (np.zeros((4, 4), np.float32), "dtype float32"),
+        (np.zeros((4, 4, 1), np.uint8), r"shape \(4, 4, 1\)"),
+        (np.zeros((4, 4, 3), np.uint16), "uint16"),
+        (np.zeros((0, 4), np.uint8), "empty"),
+        (Image.new("CMYK", (4, 4)), "mode 'CMYK'"),
+    ],
+)
+def test_bad_inputs(image, match):
+    with pytest.raises(InvalidInputError, match=match):
+        api.Compressor(learned=False).compress(image)
+
+
+def test_bad_decompress_argument():
+    with pytest.raises(InvalidInputError):
+        lcodec.decompress(12)
+    with pytest.raises(FormatError):
+        lcodec.decompress(b"")
+
+
+def test_determinism_and_threads(shared_data):
+    img = np.asarray(photo(shared_data, 70, 90))
+    one = api.Compressor(learned=False, tile=32, threads=1).compress(img)
+    assert api.Compressor(learned=False, tile=32, threads=2).compress(img) == one
+    assert api.Compressor(learned=False, tile=32, threads=1).compress(img) == one
+    assert np.array_equal(api.Decompressor(threads=2).decompress(one), img)
+
+
+def test_learned_determinism_and_threads(shared_data, models):
+    img = np.asarray(photo(shared_data, 48, 40, index=7))
+    one = api.Compressor(fallback=False, tile=16, threads=1).compress(img)
+    assert api.Compressor(fallback=False, tile=16, threads=2).compress(img) == one
+    assert np.array_equal(api.Decompressor(threads=2).decompress(one), img)
+
+
+def test_checksum_catches_a_wrong_payload(shared_data):
+    img = np.asarray(photo(shared_data, 8, 8))
+    alpha = np.dstack([img, np.full((8, 8), 7, np.uint8)])
+    data = bytearray(api.Compressor(learned=False).compress(alpha))
+    assert data[-1] == 7  # the CONSTANT alpha payload is the last byte; the CRCs do not cover payloads
+    data[-1] = 8
+    with pytest.raises(ChecksumError, match="checksum"):
+        lcodec.decompress(bytes(data))
+
+
+def test_unknown_model_named(shared_data, models):
+    img = np.asarray(photo(shared_data, 8, 8))
+    with pytest.raises(UnknownModelError, match="no-such-model"):
+        lcodec.compress(img, model="no-such-model")
+    data = api.Compressor(fallback=False).compress(img)
+    name = lcodec.read_header(data).model.encode()
+    renamed = fix_header_crc(data.replace(name, b"x" * len(name), 1))
+    with pytest.raises(UnknownModelError, match="x" * len(name)):
+        lcodec.decompress(renamed)
+    sha_at = 22 + len(name)
+    other_sha = data[:sha_at] + bytes(32) + data[sha_at + 32 :]
+    with pytest.raises(UnknownModelError, match=name.decode()):
+        lcodec.decompress(fix_header_crc(other_sha))
+
+
+def test_model_for_the_wrong_channel_count(shared_data, models):
+    gray = np.asarray(photo(shared_data, 8, 8).convert("L"))
+    with pytest.raises(InvalidInputError, match="codes 3-channel"):
+        lcodec.compress(gray, model=models.DEFAULT_MODELS["rgb"])
+
+
+def test_bomb_limit_through_the_api(shared_data):
+    data = bytearray(api.Compressor(learned=False).compress(np.asarray(photo(shared_data, 4, 4))))
+    struct.pack_into(">II", data, 10, 10**6, 10**6)
+    data = fix_header_crc(data)
+    with pytest.raises(lcodec.LimitError, match="max_pixels"):
+        lcodec.decompress(data)
+    with pytest.raises(FormatError):  # lifted: the table does not match such an image
+        lcodec.decompress(data, max_pixels=None)
+
+
+_SUBPROCESS = """
+import sys, numpy as np, lcodec
+from lcodec import api
+if sys.argv[1] == "encode":
+    img = np.frombuffer(sys.stdin.buffer.read(), np.uint8).reshape(int(sys.argv[2]), int(sys.argv[3]), 3)
+    sys.stdout.buffer.write(api.Compressor(fallback=False, tile=16, threads=1).compress(img))
+else:
+    sys.stdout.buffer.write(lcodec.decompress(sys.stdin.buffer.read()).tobytes())
+"""
+
+
+def _pure_python(*args, stdin):
+    env = dict(os.environ, NUMBA_DISABLE_JIT="1")
+    out = subprocess.run([sys.executable, "-c", _SUBPROCESS, *args], input=stdin, env=env, capture_output=True,
+                         timeout=600, check=True)
+    return out.stdout
+
+
+def test_pure_python_and_compiled_kernels_agree(shared_data, models):
+    """Encode with NUMBA_DISABLE_JIT=1 and decode compiled, and the reverse: identical bytes and pixels."""
+    img = np.asarray(photo(shared_data, 6, 20, index=11))
+    compiled = api.Compressor(fallback=False, tile=16, threads=1).compress(img)
+    assert set(lcodec.read_header(compiled).methods) == {container.LEARNED}
+    assert _pure_python("encode", "6", "20", stdin=img.tobytes()) == compiled
+    assert _pure_python("decode", stdin=compiled) == img.tobytes()
+
+
+def test_no_path_left():
+    with pytest.raises(InvalidInputError, match="no way"):
+        api.Compressor(learned=False, fallback=False)
+
+
+def test_errors_are_lcodec_errors():
+    for exc in (ChecksumError, FormatError, InvalidInputError, UnknownModelError, lcodec.LimitError):
+        assert issubclass(exc, LcodecError)
