@@ -1,7 +1,7 @@
 """Float probabilities to integer CDFs: the one place floats become coder input.
 
-Each symbol gets 1 + floor(p * (2**P - K) / sum(p)) counts (so none is impossible), and the few counts
-left over by the floors go to the most probable symbol, where they cost least. Only IEEE-754 additions,
+Each symbol gets 1 + floor(p * (2**P - K) / sum(p)) counts (so none is impossible), and the fewer than K
+counts left over by the floors go to the symbol holding the median. Only IEEE-754 additions,
 multiplications, one division and floors are used, in a fixed order, so from probabilities the result
 is identical on every platform; from logits it also depends on the platform's exp().
 """
@@ -11,35 +11,32 @@ import math
 import numpy as np
 from numba import njit
 
-from lcodec.coder import check_precision
-from lcodec.errors import InvalidInputError
+from lcodec.coder import (
+    DEC_STATE_SIZE,
+    DEFAULT_PRECISION,
+    ENC_STATE_SIZE,
+    check_precision,
+    check_symbols,
+    dec_consume,
+    dec_finish,
+    dec_init,
+    dec_target,
+    enc_finish,
+    enc_init,
+    enc_put,
+    max_encoded_size,
+    search_cdf,
+)
+from lcodec.errors import FormatError, InvalidInputError
 
 # Rounding error in the row sum stays below one count only for alphabets up to 2**20 at 32 bits.
 MAX_SYMBOLS = 1 << 20
 
+
 @njit(cache=True, nogil=True)
-def _row_weights(x, logits, w):
-    """Write the nonnegative weights of one row into w; return their sum, or -1.0 if the row is invalid."""
-    k = x.shape[0]
-    bad = False  # flagged rather than returned early: an exit inside the loop makes it several times slower
-    if logits:
-        m = -math.inf
-        for j in range(k):
-            v = np.float64(x[j])
-            bad |= v != v or v == math.inf
-            m = max(m, v)
-        if bad or m == -math.inf:
-            return -1.0
-        for j in range(k):
-            w[j] = math.exp(np.float64(x[j]) - m)
-    else:
-        for j in range(k):
-            v = np.float64(x[j])
-            bad |= not (0.0 <= v < math.inf)
-            w[j] = v
-        if bad:
-            return -1.0
-    # Eight partial sums in a fixed order: deterministic, yet not one long chain of dependent additions.
+def _sum8(w):
+    """Eight partial sums in a fixed order: deterministic, yet not one long chain of dependent additions."""
+    k = w.shape[0]
     a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
     full = k - k % 8
     for j in range(0, full, 8):
@@ -53,47 +50,110 @@ def _row_weights(x, logits, w):
         a7 += w[j + 7]
     for j in range(full, k):
         a0 += w[j]
-    total = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
+    return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
+
+
+@njit(cache=True, nogil=True)
+def _counts_to_cdf(w, precision, out):
+    """Write the CDF of nonnegative weights w into out (K+1); False if w has a negative, NaN or infinite
+    entry or sums to zero. Checks are folded into the sum and a running minimum: no branch per entry."""
+    k = w.shape[0]
+    total = _sum8(w)  # NaN and inf entries make it NaN or inf
     if not (0.0 < total < math.inf):
-        return -1.0
-    return total
+        return False
+    total_count = np.int64(1) << precision
+    scale = (total_count - k) / total
+    lowest = 0.0
+    acc = np.int64(0)
+    out[0] = 0
+    for j in range(k):
+        v = np.float64(w[j])
+        lowest = min(lowest, v)
+        c = np.int64(1) + np.int64(v * scale)  # truncation: the floor, for v >= 0
+        acc += c
+        out[j + 1] = acc
+    if lowest < 0.0:
+        return False
+    # The leftover goes to the symbol holding the median, found by bisection after the loop: tracking
+    # the most probable symbol inside it would cost a third of the time, and at 2**-P per count the
+    # choice of recipient is immaterial (it only has to be deterministic).
+    lo = 0
+    hi = k
+    while hi - lo > 1:
+        mid = (lo + hi) >> 1
+        if np.int64(out[mid]) <= acc >> 1:
+            lo = mid
+        else:
+            hi = mid
+    for j in range(lo + 1, k + 1):
+        out[j] += total_count - acc
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _quantize_row(x, precision, logits, w, out):
+    """Write the CDF of one row into out (K+1); False if the row is invalid. w: scratch of K floats."""
+    if not logits:
+        return _counts_to_cdf(x, precision, out)
+    m = -math.inf
+    bad = False  # flagged rather than returned early: an exit inside the loop makes it several times slower
+    for j in range(x.shape[0]):
+        v = np.float64(x[j])
+        bad |= v != v or v == math.inf
+        m = max(m, v)
+    if bad or m == -math.inf:
+        return False
+    for j in range(x.shape[0]):
+        w[j] = math.exp(np.float64(x[j]) - m)
+    return _counts_to_cdf(w, precision, out)
 
 
 @njit(cache=True, nogil=True)
 def _quantize_rows(x, precision, logits, out):
     """Fill out (N, K+1) with CDFs; return the index of the first invalid row, or -1."""
-    n, k = x.shape
-    total_count = np.int64(1) << precision
-    spare = total_count - k
-    w = np.empty(k)
-    for i in range(n):
-        total = _row_weights(x[i], logits, w)
-        if total < 0.0:
+    w = np.empty(x.shape[1])
+    for i in range(x.shape[0]):
+        if not _quantize_row(x[i], precision, logits, w, out[i]):
             return i
-        scale = spare / total
-        acc = np.int64(0)
-        best = 0
-        best_count = np.int64(0)
-        out[i, 0] = 0
-        for j in range(k):
-            c = np.int64(1) + np.int64(math.floor(w[j] * scale))
-            if c > best_count:
-                best = j
-                best_count = c
-            acc += c
-            out[i, j + 1] = acc
-        for j in range(best + 1, k + 1):
-            out[i, j] += total_count - acc
     return -1
 
 
-def quantize(probs, precision, *, logits=False):
-    """Integer CDFs (..., K+1) from probabilities (..., K) (or logits): C(0) = 0, C(K) = 2**precision,
-    every symbol at least one count.
+@njit(cache=True, nogil=True)
+def _encode_rows(symbols, x, precision, logits, buf):
+    """Quantise each row into an L1-resident scratch row and code its symbol: no (N, K+1) table.
+    Returns (stream length, -1) or (0, first invalid row)."""
+    k = x.shape[1]
+    w = np.empty(k)
+    row = np.empty(k + 1, np.int64)
+    state = np.zeros(ENC_STATE_SIZE, np.uint64)
+    enc_init(state)
+    for i in range(x.shape[0]):
+        if not _quantize_row(x[i], precision, logits, w, row):
+            return 0, i
+        s = symbols[i]
+        enc_put(state, buf, row[s], row[s + 1], precision)
+    return enc_finish(state, buf), -1
 
-    Rows need not sum to 1; they must be finite, nonnegative and not all zero (logits: no NaN or +inf,
-    not all -inf). The result is uint32 for precision <= 31 and int64 for 32 (2**32 needs 33 bits).
-    """
+
+@njit(cache=True, nogil=True)
+def _decode_rows(data, x, precision, logits, out):
+    """Decoder twin of _encode_rows; returns (stream consistent, first invalid row or -1)."""
+    k = x.shape[1]
+    w = np.empty(k)
+    row = np.empty(k + 1, np.int64)
+    state = np.zeros(DEC_STATE_SIZE, np.uint64)
+    dec_init(state, data)
+    for i in range(x.shape[0]):
+        if not _quantize_row(x[i], precision, logits, w, row):
+            return False, i
+        s, c_low, c_high = search_cdf(row, dec_target(state, data, precision))
+        dec_consume(state, data, c_low, c_high, precision)
+        out[i] = s
+    return dec_finish(state, data), -1
+
+
+def _as_rows(probs, precision):
+    """probs as a float (N, K) array (N = product of the leading axes), checked against the precision."""
     precision = check_precision(precision)
     x = np.asarray(probs)
     if x.ndim < 1 or x.shape[-1] < 1:
@@ -103,14 +163,57 @@ def quantize(probs, precision, *, logits=False):
     if x.dtype not in (np.float32, np.float64):
         x = x.astype(np.float64)
     k = x.shape[-1]
-    if k > min(1 << precision, MAX_SYMBOLS):
-        raise InvalidInputError(
-            f"{k} symbols do not fit a {precision}-bit CDF (at most {min(1 << precision, MAX_SYMBOLS)})"
-        )
-    rows = x.reshape(-1, k)
+    limit = min(1 << precision, MAX_SYMBOLS)
+    if k > limit:
+        raise InvalidInputError(f"{k} symbols do not fit a {precision}-bit CDF (at most {limit})")
+    return x.reshape(-1, k), precision
+
+
+def _invalid_row(row, logits):
+    what = "logits" if logits else "probabilities"
+    return InvalidInputError(f"row {row} has invalid {what} (NaN, infinite, negative or all zero)")
+
+
+def quantize(probs, precision, *, logits=False):
+    """Integer CDFs (..., K+1) from probabilities (..., K) (or logits): C(0) = 0, C(K) = 2**precision,
+    every symbol at least one count.
+
+    Rows need not sum to 1; they must be finite, nonnegative and not all zero (logits: no NaN or +inf,
+    not all -inf). The result is uint32 for precision <= 31 and int64 for 32 (2**32 needs 33 bits).
+    """
+    rows, precision = _as_rows(probs, precision)
+    k = rows.shape[1]
     out = np.empty((rows.shape[0], k + 1), np.uint32 if precision < 32 else np.int64)
     bad = _quantize_rows(rows, precision, bool(logits), out)
     if bad >= 0:
-        what = "logits" if logits else "probabilities"
-        raise InvalidInputError(f"row {bad} has invalid {what} (NaN, infinite, negative or all zero)")
-    return out.reshape(x.shape[:-1] + (k + 1,))
+        raise _invalid_row(bad, logits)
+    return out.reshape(np.shape(probs)[:-1] + (k + 1,))
+
+
+def encode_probs(symbols, probs, precision=DEFAULT_PRECISION, *, logits=False):
+    """The bytes of `coder.encode(symbols, quantize(probs, precision), precision)`, without building the
+    (N, K+1) table: each row is quantised in cache and coded at once."""
+    rows, precision = _as_rows(probs, precision)
+    symbols = np.asarray(symbols)
+    if symbols.shape != np.shape(probs)[:-1]:
+        raise InvalidInputError(f"symbols must have shape {np.shape(probs)[:-1]}, got {symbols.shape}")
+    symbols = check_symbols(symbols.ravel(), *rows.shape)
+    buf = np.empty(max_encoded_size(rows.shape[0], precision), np.uint8)
+    with np.errstate(over="ignore"):
+        n, bad = _encode_rows(symbols, rows, precision, bool(logits), buf)
+    if bad >= 0:
+        raise _invalid_row(bad, logits)
+    return buf[:n].tobytes()
+
+
+def decode_probs(data, probs, precision=DEFAULT_PRECISION, *, logits=False):
+    """`coder.decode(data, quantize(probs, precision), precision)` without the table; shape probs.shape[:-1]."""
+    rows, precision = _as_rows(probs, precision)
+    out = np.empty(rows.shape[0], np.int64)
+    with np.errstate(over="ignore"):
+        ok, bad = _decode_rows(np.frombuffer(data, np.uint8), rows, precision, bool(logits), out)
+    if bad >= 0:
+        raise _invalid_row(bad, logits)
+    if not ok:
+        raise FormatError("range-coded data is corrupt or does not match the probabilities")
+    return out.reshape(np.shape(probs)[:-1])

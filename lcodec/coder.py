@@ -326,14 +326,14 @@ def _check_table(cdfs, precision, validate):
     return cdfs, precision
 
 
-def _check_symbols(symbols, cdfs):
+def check_symbols(symbols, n, k):
+    """symbols as an int64 array of shape (n,), each in 0..k-1."""
     symbols = np.asarray(symbols)
-    if symbols.ndim != 1 or symbols.shape[0] != cdfs.shape[0]:
-        raise InvalidInputError(f"symbols must have shape ({cdfs.shape[0]},) to match cdfs, got {symbols.shape}")
+    if symbols.shape != (n,):
+        raise InvalidInputError(f"symbols must have shape ({n},), got {symbols.shape}")
     if symbols.size and not np.issubdtype(symbols.dtype, np.integer):  # [] arrives as float64
         raise InvalidInputError(f"symbols must be integers, got {symbols.dtype}")
     symbols = symbols.astype(np.int64, copy=False)
-    k = cdfs.shape[1] - 1
     bad = np.flatnonzero((symbols < 0) | (symbols >= k))
     if bad.size:
         raise InvalidInputError(f"symbol {bad[0]} is out of range 0..{k - 1}")
@@ -347,7 +347,7 @@ def encode(symbols, cdfs, precision=DEFAULT_PRECISION, *, validate=True):
     use it only for tables known to be valid, such as `lcodec.cdf.quantize` output.
     """
     cdfs, precision = _check_table(cdfs, precision, validate)
-    symbols = _check_symbols(symbols, cdfs)
+    symbols = check_symbols(symbols, cdfs.shape[0], cdfs.shape[1] - 1)
     buf = np.empty(max_encoded_size(symbols.shape[0], precision), np.uint8)
     with np.errstate(over="ignore"):  # uint64 wrap-around is intended (pure-Python runs warn otherwise)
         n = _encode_table(symbols, cdfs, precision, buf)
@@ -369,7 +369,7 @@ def decode(data, cdfs, precision=DEFAULT_PRECISION, *, validate=True):
 def cost_bits(symbols, cdfs, precision=DEFAULT_PRECISION):
     """Information content sum(-log2 q(symbols[i])) under the integer CDFs: the bound `encode` meets."""
     cdfs, precision = _check_table(cdfs, precision, True)
-    symbols = _check_symbols(symbols, cdfs)
+    symbols = check_symbols(symbols, cdfs.shape[0], cdfs.shape[1] - 1)
     rows = np.arange(symbols.shape[0])
     counts = cdfs[rows, symbols + 1].astype(np.int64) - cdfs[rows, symbols].astype(np.int64)
     return float(precision * symbols.shape[0] - np.log2(counts).sum())

@@ -240,7 +240,7 @@ def test_trailing_bytes_are_rejected():
         ([[0.0, 5.0, 16.0]], [0], 4, "cdfs must be an integer array, got float64"),
         ([0, 5, 16], [0], 4, "cdfs must have shape (N, K+1) with K >= 1, got (3,)"),
         ([[0, 5, 16]], [0.0], 4, "symbols must be integers, got float64"),
-        ([[0, 5, 16]], [0, 1], 4, "symbols must have shape (1,) to match cdfs, got (2,)"),
+        ([[0, 5, 16]], [0, 1], 4, "symbols must have shape (1,), got (2,)"),
     ],
 )
 def test_invalid_input_is_rejected(cdf, symbols, precision, message):

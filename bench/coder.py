@@ -1,0 +1,143 @@
+"""Entropy-coder benchmark: lcodec's range coder against constriction 0.5 on image-model-shaped data.
+
+    NUMBA_NUM_THREADS=1 python -m bench.coder [-n 1000000] [--precision-sweep]
+
+Every symbol has its own 256-way discretised logistic (a prediction in 0..255, a log-uniform scale),
+as a PixelCNN would give. constriction (`stream.queue.RangeEncoder` + `stream.model.Categorical(
+perfect=False)`) and lcodec (`lcodec.cdf.encode_probs`/`decode_probs`: each row quantised and coded in
+cache) start from the same float probabilities; two more rows start from a ready (N, 257) integer CDF table. Timings are the best of `--repeat` runs.
+"""
+
+import argparse
+import time
+
+import numpy as np
+
+from lcodec import coder
+from lcodec.cdf import decode_probs, encode_probs, quantize
+
+SCALES = {"image": (0.3, 40.0), "sharp": (0.2, 1.5), "wide": (8.0, 60.0)}
+
+
+def logistic_probs(n, scale_range, seed=0, chunk=1 << 16):
+    """(probabilities (n, 256) float64, symbols (n,)): each row a discretised logistic, each symbol drawn from it."""
+    rng = np.random.default_rng(seed)
+    probs = np.empty((n, 256))
+    symbols = np.empty(n, np.int64)
+    edges = np.arange(1, 256) - 0.5
+    for start in range(0, n, chunk):
+        m = min(chunk, n - start)
+        mu = rng.uniform(0, 255, (m, 1))
+        s = np.exp(rng.uniform(*np.log(scale_range), (m, 1)))
+        cdf = np.empty((m, 257))
+        cdf[:, 0], cdf[:, -1] = 0.0, 1.0
+        cdf[:, 1:-1] = 0.5 * (1 + np.tanh((edges - mu) / (2 * s)))  # the logistic sigmoid, without overflow
+        probs[start:start + m] = np.diff(cdf, axis=1)
+        symbols[start:start + m] = (cdf[:, 1:-1] <= rng.random((m, 1))).sum(axis=1)
+    # A float sigmoid can round a far tail to exactly 0; give it the smallest normal mass instead.
+    np.maximum(probs, np.finfo(np.float64).tiny, out=probs)
+    return probs, symbols
+
+
+def best_time(fn, repeat):
+    best, result = np.inf, None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - t)
+    return best, result
+
+
+def run_constriction(probs, symbols, repeat):
+    import constriction
+
+    family = constriction.stream.model.Categorical(perfect=False)
+    sym32 = symbols.astype(np.int32)
+
+    def enc():
+        encoder = constriction.stream.queue.RangeEncoder()
+        encoder.encode(sym32, family, probs)
+        return encoder.get_compressed()
+
+    t_enc, words = best_time(enc, repeat)
+    t_dec, out = best_time(lambda: constriction.stream.queue.RangeDecoder(words).decode(family, probs), repeat)
+    if not np.array_equal(out, sym32):
+        raise RuntimeError("constriction did not round-trip")
+    return t_enc, t_dec, words.size * 32
+
+
+def run_ours_from_probs(probs, symbols, precision, repeat):
+    t_enc, data = best_time(lambda: encode_probs(symbols, probs, precision), repeat)
+    t_dec, out = best_time(lambda: decode_probs(data, probs, precision), repeat)
+    if not np.array_equal(out, symbols):
+        raise RuntimeError("lcodec did not round-trip")
+    return t_enc, t_dec, len(data) * 8
+
+
+def run_ours_from_cdfs(cdfs, symbols, precision, repeat, validate):
+    t_enc, data = best_time(lambda: coder.encode(symbols, cdfs, precision, validate=validate), repeat)
+    t_dec, out = best_time(lambda: coder.decode(data, cdfs, precision, validate=validate), repeat)
+    if not np.array_equal(out, symbols):
+        raise RuntimeError("lcodec did not round-trip")
+    return t_enc, t_dec, len(data) * 8
+
+
+def comparison(n, precision, repeat):
+    probs, symbols = logistic_probs(n, SCALES["image"])
+    float_bits = -np.log2(probs[np.arange(n), symbols]).sum()
+    cdfs = quantize(probs, precision)
+    quant_bits = coder.cost_bits(symbols, cdfs, precision)
+    rows = [
+        ("constriction 0.5, from float probs", *run_constriction(probs, symbols, repeat), None),
+        (f"lcodec P={precision}, from float probs (encode_probs / decode_probs)",
+         *run_ours_from_probs(probs, symbols, precision, repeat), quant_bits),
+        (f"lcodec P={precision}, from ready CDFs (validated)",
+         *run_ours_from_cdfs(cdfs, symbols, precision, repeat, True), quant_bits),
+        (f"lcodec P={precision}, from ready CDFs (validate=False)",
+         *run_ours_from_cdfs(cdfs, symbols, precision, repeat, False), quant_bits),
+    ]
+    base_enc, base_dec = rows[0][1], rows[0][2]
+    print(f"{n} symbols, 256-way discretised logistics, scale log-uniform in {SCALES['image']}; "
+          f"float cross-entropy {float_bits / n:.4f} bits/symbol; best of {repeat}\n")
+    print("| coder | encode Msym/s | decode Msym/s | bits over Σ−log2 p (float) | bits over Σ−log2 q (quantised) "
+          "| encode × constriction | decode × constriction |")
+    print("|---|---|---|---|---|---|---|")
+    for name, t_enc, t_dec, bits, qbits in rows:
+        over_q = "n/a" if qbits is None else f"{bits - qbits:+.0f}"
+        print(f"| {name} | {n / t_enc / 1e6:.2f} | {n / t_dec / 1e6:.2f} | "
+              f"{bits - float_bits:+.0f} ({100 * (bits - float_bits) / float_bits:+.4f} %) | {over_q} | "
+              f"{base_enc / t_enc:.2f} | {base_dec / t_dec:.2f} |")
+
+
+def precision_sweep(n):
+    """Total coding loss (quantisation + coder) against the float cross-entropy, per precision and regime."""
+    data = {name: logistic_probs(n, scales, seed=1) for name, scales in SCALES.items()}
+    print(f"\nCoding loss over the float cross-entropy, {n} symbols per regime\n")
+    print("| precision | " + " | ".join(f"{name} {SCALES[name]}" for name in SCALES) + " |")
+    print("|---|" + "---|" * len(SCALES))
+    for name, (probs, symbols) in data.items():
+        h = -np.log2(probs[np.arange(n), symbols]).sum()
+        data[name] = (probs, symbols, h)
+    print("| cross-entropy, bits/symbol | " + " | ".join(f"{h / n:.3f}" for _, _, h in data.values()) + " |")
+    for precision in (12, 14, 16, 18, 20, 22, 24, 28, 32):
+        cells = []
+        for probs, symbols, h in data.values():
+            bits = 8 * len(encode_probs(symbols, probs, precision))
+            cells.append(f"{100 * (bits - h) / h:+.4f} %")
+        print(f"| {precision} | " + " | ".join(cells) + " |")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=10**6, help="symbols to code")
+    parser.add_argument("--precision", type=int, default=coder.DEFAULT_PRECISION)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--precision-sweep", action="store_true", help="also tabulate coding loss per precision")
+    args = parser.parse_args(argv)
+    comparison(args.n, args.precision, args.repeat)
+    if args.precision_sweep:
+        precision_sweep(min(args.n, 200_000))
+
+
+if __name__ == "__main__":
+    main()
