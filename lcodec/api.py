@@ -62,6 +62,10 @@ def _image_fields(image):
         return pixels, image.mode, palette_mode, palette, _transparency(image)
     if not isinstance(image, np.ndarray):
         raise InvalidInputError(f"cannot compress a {type(image).__name__}: pass a numpy array, PIL image or path")
+    if image.dtype.byteorder == ">":  # big-endian uint16: the same samples, native order
+        image = image.astype(image.dtype.newbyteorder("="))
+    if image.dtype == bool:  # canonical 0/1 whatever bytes the bool array holds
+        image = image.view(np.uint8) != 0
     channels = 1 if image.ndim == 2 else (image.shape[2] if image.ndim == 3 else 0)
     mode = _ARRAY_MODES.get((image.dtype, channels))
     if mode is None or (image.ndim == 3 and channels == 1):

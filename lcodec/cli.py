@@ -76,7 +76,8 @@ def _expand(inputs, suffixes):
 
 def _plan(files, output, suffix):
     """(input, output) pairs: one output file, or outputs named after the inputs in a directory."""
-    if len(files) == 1 and output is not None and not Path(output).is_dir():
+    to_dir = output is not None and (Path(output).is_dir() or output.endswith(("/", os.sep)))
+    if len(files) == 1 and output is not None and not to_dir:
         return [(files[0], output)]
     if output == STDIO:
         raise UsageError("several inputs cannot all go to stdout")

@@ -123,6 +123,18 @@ def test_inputs_numpy_pil_and_paths(shared_data, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.lcd", "a.png", "b.png"]  # no temporary files left
 
 
+def test_array_variants():
+    """Big-endian 16-bit, bool arrays holding 255 (as Pillow's), non-contiguous views: same samples back."""
+    wide = (np.arange(35, dtype=">u2").reshape(5, 7) * 1871).astype(">u2")
+    comp = api.Compressor(learned=False)
+    assert np.array_equal(lcodec.decompress(comp.compress(wide)), wide)
+    bits = np.array([[255, 0, 1, 0]], np.uint8).view(bool)
+    back = lcodec.decompress(comp.compress(bits))
+    assert back.dtype == bool and back.view(np.uint8).tolist() == [[1, 0, 1, 0]]
+    view = np.arange(600, dtype=np.uint8).reshape(10, 20, 3)[::-2, 1::3]
+    assert np.array_equal(lcodec.decompress(comp.compress(view)), view)
+
+
 @pytest.mark.parametrize(
     "image, match",
     [

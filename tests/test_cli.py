@@ -65,6 +65,11 @@ def test_output_format_from_extension(png, capsys, tmp_path, ext):
     assert np.array_equal(np.asarray(out), np.asarray(Image.open(png)))
 
 
+def test_output_directory_for_one_input(png, capsys, tmp_path):
+    assert run(capsys, "encode", png, "--no-learned", "-o", f"{tmp_path}/new/")[0] == 0
+    assert lcodec.read_header(tmp_path / "new" / "in.lcd").width == 45
+
+
 def test_refuses_to_overwrite_without_force(png, capsys, tmp_path):
     target = tmp_path / "x.lcd"
     target.write_bytes(b"keep me")
