@@ -151,7 +151,7 @@ def parse_args(argv=None):
     p.add_argument("--n-mix", type=int, default=5)
     p.add_argument("--crop", type=int, default=64)
     p.add_argument("--batch", type=int, default=16, help="crops per step (per rank)")
-    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--lr-final", type=float, default=0.03, help="final LR as a fraction of --lr")
     p.add_argument("--warmup", type=int, default=200, help="warm-up steps")
     p.add_argument("--val-minutes", type=float, default=3.0, help="validate (and log) this often")
