@@ -24,6 +24,8 @@ QUICK_CROP = 128
 WARMUP_CROP = 16  # a tiny first round trip per codec, untimed: pays for imports, JIT and model loading
 TIMING_RUNS = 5  # a fast call is repeated (best of up to this many) so the timer's noise does not dominate
 TIMING_BUDGET_S = 0.5  # ... as long as the repeats together stay under this
+README_BEGIN = "<!-- BEGIN python -m bench table -->"
+README_END = "<!-- END python -m bench table -->"
 
 
 def default_dir():
@@ -255,6 +257,24 @@ def _shown(folder):
         return str(folder)
 
 
+def _load_average():
+    """The 1-minute load average: other work on the machine slows the codecs down."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):  # not on every platform
+        return float("nan")
+
+
+def update_readme(path, text):
+    """Replace what stands between the README's bench markers with text (the table and its summary)."""
+    path = Path(path)
+    src = path.read_text(encoding="utf-8")
+    begin, end = src.find(README_BEGIN), src.find(README_END)
+    if begin < 0 or end < begin:
+        raise SystemExit(f"bench: {path} has no '{README_BEGIN}' ... '{README_END}' block")
+    path.write_text(f"{src[:begin + len(README_BEGIN)]}\n{text}\n{src[end:]}", encoding="utf-8")
+
+
 def select(codecs, spec):
     if not spec:
         return codecs
@@ -274,6 +294,8 @@ def build_parser():
     parser.add_argument("--json", metavar="FILE", help="write rows, machine, versions and commit as JSON")
     parser.add_argument("--plot", metavar="FILE", help="write a PNG plot of bits/sub-pixel vs decode time")
     parser.add_argument("--codecs", metavar="A,B", help="run only these (default: all)")
+    parser.add_argument("--readme", metavar="FILE",
+                        help="also write the table into FILE between its bench markers (README.md)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every image to stderr")
     return parser
 
@@ -288,13 +310,21 @@ def main(argv=None):
     def log(msg):
         print(msg, file=sys.stderr, flush=True)
 
+    load_before = _load_average()
     start = time.perf_counter()
     rows = run(codecs, images, log=log if args.verbose else None)
     wall = time.perf_counter() - start
+    load = [load_before, _load_average()]
     where = ", ".join(_shown(d) for d in dirs)
     what = f"{len(images)} images{' (quick crops)' if args.quick else ''} from {where}"
-    print(format_table(rows))
-    print(f"\n{what}, {subpixels} sub-pixels; one thread; whole run {wall:.0f} s")
+    host, commit = machine(), git_commit()
+    summary = (f"{what}, {subpixels} sub-pixels. One thread per codec on {host['cpu']} ({host['cores']} cores, "
+               f"1-minute load average {load[0]:.1f} before and {load[1]:.1f} after); commit "
+               f"{(commit or 'unknown')[:12]}; whole run {wall:.0f} s.")
+    table = format_table(rows)
+    print(f"{table}\n\n{summary}")
+    if args.readme:
+        update_readme(args.readme, f"{table}\n\n{summary}")
     if args.json:
         report = {
             "rows": rows,
@@ -303,9 +333,10 @@ def main(argv=None):
             "quick": args.quick,
             "argv": list(sys.argv[1:] if argv is None else argv),
             "wall_s": wall,
-            "machine": machine(),
+            "load_average": load,
+            "machine": host,
             "versions": versions(),
-            "commit": git_commit(),
+            "commit": commit,
         }
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from bench.codecs import Codec, CodecUnavailable, Png, all_codecs
-from bench.harness import QUICK_CROP, QUICK_IMAGES, load_images, main, run, select
+from bench.harness import QUICK_CROP, QUICK_IMAGES, README_BEGIN, README_END, load_images, main, run, select
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -17,12 +17,16 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 def quick(shared_data, tmp_path_factory):
     """One `python -m bench --quick` over the Kodak folder: (stdout, json report, plot path)."""
     out = tmp_path_factory.mktemp("bench")
-    json_path, plot_path = out / "quick.json", out / "quick.png"
+    json_path, plot_path, readme = out / "quick.json", out / "quick.png", out / "README.md"
+    readme.write_text(f"# Title\n\n{README_BEGIN}\nold table\n{README_END}\n\nAfter.\n")
     stdout = io.StringIO()
     with contextlib.redirect_stdout(stdout):
-        rc = main([str(shared_data / "kodak"), "--quick", "--json", str(json_path), "--plot", str(plot_path)])
+        rc = main([str(shared_data / "kodak"), "--quick", "--json", str(json_path), "--plot", str(plot_path),
+                   "--readme", str(readme)])
     assert rc == 0
-    return stdout.getvalue(), json.loads(json_path.read_text()), plot_path
+    table = stdout.getvalue()
+    assert readme.read_text() == f"# Title\n\n{README_BEGIN}\n{table.rstrip()}\n{README_END}\n\nAfter.\n"
+    return table, json.loads(json_path.read_text()), plot_path
 
 
 def test_quick_table_has_a_row_per_codec(quick):
@@ -74,14 +78,18 @@ def default_models():
     return registry
 
 
-def test_quick_lcodec_row(quick, default_models):
-    """lcodec codes every crop exactly; its range coder costs a hair over the model's estimate Σ −log2 q."""
+def test_quick_lcodec_rows(quick, default_models):
+    """Model alone: the range coder costs a hair over Σ −log2 q. Default: never much worse than the model alone."""
     _, report, _ = quick
-    row = next(r for r in report["rows"] if r["key"] == "lcodec")
-    assert row["lossless"] and row["error"] is None, row
-    assert row["estimate"]["learned"] > 0.9 * row["bits"]  # photographs: the model codes (nearly) every tile
-    assert 0 <= row["coder_overhead"] < 0.001, row
-    assert row["est_bpsp"] < row["bpsp"] < 1.02 * row["est_bpsp"]  # header and tile table included
+    rows = {r["key"]: r for r in report["rows"]}
+    model_only, default = rows["lcodec-model"], rows["lcodec"]
+    for row in (model_only, default):
+        assert row["lossless"] and row["error"] is None, row
+        assert row["est_bpsp"] == model_only["est_bpsp"]
+    assert model_only["estimate"]["learned_est"] == model_only["estimate"]["est"]  # every tile coded by the model
+    assert 0 <= model_only["coder_overhead"] < 0.001, model_only
+    assert model_only["est_bpsp"] < model_only["bpsp"] < 1.01 * model_only["est_bpsp"]  # + header and tile table
+    assert default["bpsp"] <= model_only["bpsp"]
 
 
 def test_quick_plot_is_a_png(quick):
@@ -157,10 +165,21 @@ def test_crashing_missing_and_unsupported_codecs_are_reported():
     assert "unavailable: libmissing is not installed" in table
 
 
-def test_raw_compressors_restore_shape():
-    for codec in select(all_codecs(), "gzip,zstd,xz"):
+def test_gray_and_rgb_round_trips():
+    """The shape header of the raw compressors and JPEG-LS's colour transform, on both kinds of image."""
+    for codec in select(all_codecs(), "gzip,zstd,xz,jpegls"):
         for _, image in _images():
             assert np.array_equal(codec.decode(codec.encode(image)), image)
+
+
+def test_readme_without_markers_is_refused(tmp_path):
+    from bench.harness import update_readme
+
+    readme = tmp_path / "README.md"
+    readme.write_text("# no markers\n")
+    with pytest.raises(SystemExit, match="no '<!-- BEGIN python -m bench table -->'"):
+        update_readme(readme, "table")
+    assert readme.read_text() == "# no markers\n"
 
 
 def test_unknown_codec_is_refused():
