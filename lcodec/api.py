@@ -24,7 +24,7 @@ from lcodec import fallback as _fallback
 from lcodec.container import CONSTANT, DEFAULT_MAX_PIXELS, LEARNED, MODE_BY_NAME
 from lcodec.errors import ChecksumError, FormatError, InvalidInputError, LimitError, UnknownModelError
 
-LEARNED_TILE = 256
+LEARNED_TILE = 512
 FALLBACK_TILE = 1024
 
 _ARRAY_MODES = {  # (dtype, channels) of a numpy array -> mode

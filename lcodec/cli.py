@@ -77,12 +77,14 @@ def _expand(inputs, suffixes):
 def _plan(files, output, suffix):
     """(input, output) pairs: one output file, or outputs named after the inputs in a directory."""
     to_dir = output is not None and (Path(output).is_dir() or output.endswith(("/", os.sep)))
+    if files == [STDIO]:
+        if to_dir:
+            raise UsageError("stdin (-) needs an output file, or - for stdout")
+        return [(STDIO, output or STDIO)]
     if len(files) == 1 and output is not None and not to_dir:
         return [(files[0], output)]
     if output == STDIO:
         raise UsageError("several inputs cannot all go to stdout")
-    if files == [STDIO]:
-        return [(STDIO, STDIO)]
     outdir = Path(output) if output is not None else None
     if outdir is not None:
         outdir.mkdir(parents=True, exist_ok=True)
@@ -120,14 +122,9 @@ def _encode_one(compressor, src, dst, force):
 
 def _decode_one(decompressor, src, dst, force):
     if dst != STDIO:
-        api.image_format(dst)  # an unknown extension fails before any work
-        if Path(dst).exists() and not force:
-            raise FileExistsError(f"{dst} exists (use --force to overwrite)")
-    data = _read(src)
-    if dst != STDIO:
-        decompressor.decompress_to_path(data, dst, force=force)
+        decompressor.decompress_to_path(_read(src), dst, force=force)
         return
-    pixels = decompressor.decompress(data)
+    pixels = decompressor.decompress(_read(src))
     if pixels.dtype.itemsize == 2:
         pixels = pixels.astype(">u2")
     _stdout_binary().write(pixels.view("u1").tobytes())
