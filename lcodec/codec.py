@@ -18,8 +18,9 @@ from lcodec.coder import (
 )
 from lcodec.errors import InvalidInputError
 from lcodec.nn import (
-    CFG_AMAX, CFG_C, CFG_K, CFG_LS_MAX, CFG_LS_MIN, CFG_R, COEF_FRAC, EXP_LEN, F_BITS, MIXW_BITS, MU_FRAC, MU_MAX,
-    MU_MIN, OUT_CLAMP, SIG_RANGE, SIG_STEP_BITS, T_FRAC,
+    ADAPT_BUCKETS, CFG_ADAPT, CFG_AMAX, CFG_C, CFG_K, CFG_LS_MAX, CFG_LS_MIN, CFG_R, COEF_FRAC, COUNT_ONE, EXP_LEN,
+    F_BITS, MAD_C, MIXW_BITS, MU_FRAC, MU_MAX, MU_MIN, OUT_CLAMP, RATIO_FRAC, RATIO_MAX, RATIO_MIN, SIG_RANGE,
+    SIG_STEP_BITS, T_FRAC,
 )
 
 PRECISION = 24  # coder CDF precision: C(256) == 2**PRECISION
@@ -82,8 +83,9 @@ def _requant(acc, m, s):
 
 
 @njit(cache=True, nogil=True)
-def _mixture(out, ch, xr, xg, cfg, exp_lut, invs_lut, wts, mu, inv):
-    """Weights (sum 2**16), means (1/256 pixel) and inverse scales of channel ch; xr, xg = x_R - 128, x_G - 128."""
+def _mixture(out, ch, xr, xg, cfg, exp_lut, invs_lut, scale_lut, wts, mu, inv, scl):
+    """Weights (sum 2**16), means (1/256 pixel), inverse scales and scales of channel ch; xr, xg = x_R - 128,
+    x_G - 128."""
     c = cfg[CFG_C]
     k = cfg[CFG_K]
     ls_min = cfg[CFG_LS_MIN]
@@ -114,8 +116,55 @@ def _mixture(out, ch, xr, xg, cfg, exp_lut, invs_lut, wts, mu, inv):
         elif ch == 2:
             m += (out[cb + k + i] * xr + out[cb + 2 * k + i] * xg + rnd) >> _COEF_SHIFT
         mu[i] = min(max(m, MU_MIN), MU_MAX)
-        ls = min(max(out[base + 2 * k + i], ls_min), ls_max)
-        inv[i] = invs_lut[ls - ls_min]
+        ls = min(max(out[base + 2 * k + i], ls_min), ls_max) - ls_min
+        inv[i] = invs_lut[ls]
+        scl[i] = scale_lut[ls]
+
+
+@njit(cache=True, nogil=True)
+def _adapt(stats, ch, wts, mu, inv, scl, memo):
+    """Correct mu and inv from the context's statistics (see lcodec.nn); memo keeps (context, mm, mad, bias)
+    for _adapt_update once the sub-pixel is known."""
+    k = wts.shape[0]
+    mm = np.int64(0)
+    for i in range(k):
+        mm += wts[i] * mu[i]
+    mm >>= MIXW_BITS
+    mad = np.int64(0)
+    for i in range(k):
+        mad += wts[i] * (((scl[i] * MAD_C) >> 12) + abs(mu[i] - mm))
+    mad >>= MIXW_BITS
+    n = 0
+    v = mad
+    while v > 0:
+        v >>= 1
+        n += 1
+    half = (mad >> (n - 2)) & 1 if n >= 2 else 0
+    ctx = ch * ADAPT_BUCKETS + min(max(2 * n + half - 10, 0), ADAPT_BUCKETS - 1)
+    bias = np.int64(0)
+    if stats[ctx, 0] > 0:
+        bias = (stats[ctx, 1] << 8) // stats[ctx, 0]
+    rf = np.int64(1) << RATIO_FRAC
+    if stats[ctx, 2] > 0:
+        rf = min(max((stats[ctx, 3] << RATIO_FRAC) // stats[ctx, 2], RATIO_MIN), RATIO_MAX)
+    for i in range(k):
+        mu[i] = min(max(mu[i] + bias, MU_MIN), MU_MAX)
+        inv[i] = max((inv[i] * rf) >> RATIO_FRAC, 1)
+    memo[0] = ctx
+    memo[1] = mm
+    memo[2] = mad
+    memo[3] = bias
+
+
+@njit(cache=True, nogil=True)
+def _adapt_update(stats, memo, v, shift):
+    """Decay the context's sums and add the coded sub-pixel v: count, error, |error - bias|, model mad."""
+    ctx = memo[0]
+    err = (np.int64(v) << MU_FRAC) - memo[1]
+    stats[ctx, 0] += COUNT_ONE - (stats[ctx, 0] >> shift)
+    stats[ctx, 1] += err - (stats[ctx, 1] >> shift)
+    stats[ctx, 2] += abs(err - memo[3]) - (stats[ctx, 2] >> shift)
+    stats[ctx, 3] += memo[2] - (stats[ctx, 3] >> shift)
 
 
 @njit(cache=True, nogil=True)
@@ -137,12 +186,13 @@ def _cdf_at(v, wts, mu, inv, sig_lut):
 
 @njit(cache=True, nogil=True)
 def _scratch(cfg, w1, wo):
-    """Per-tile work buffers for _forward / _mixture."""
+    """Per-tile work buffers for _forward / _mixture and the adaptive stage's statistics."""
     nh = w1.shape[1]
     k = cfg[CFG_K]
     return (np.zeros(w1.shape[0], np.int32), np.zeros(nh, np.int32), np.zeros(nh, np.int32),
             np.zeros(wo.shape[1], np.int32), np.zeros(wo.shape[1], np.int64),
-            np.zeros(k, np.int64), np.zeros(k, np.int64), np.zeros(k, np.int64))
+            np.zeros(k, np.int64), np.zeros(k, np.int64), np.zeros(k, np.int64), np.zeros(k, np.int64),
+            np.zeros((cfg[CFG_C] * ADAPT_BUCKETS, 4), np.int64), np.zeros(4, np.int64))
 
 
 @njit(cache=True, nogil=True)
@@ -158,11 +208,13 @@ def _padded(tile, r):
 
 
 @njit(cache=True, nogil=True)
-def _encode_kernel(tile, bits, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, so, sig_lut, exp_lut, invs_lut):
+def _encode_kernel(tile, bits, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, so,
+                   sig_lut, exp_lut, invs_lut, scale_lut):
     h, w, c = tile.shape
     r = cfg[CFG_R]
     pad = _padded(tile, r)
-    win, acc, hid, oacc, out, wts, mu, inv = _scratch(cfg, w1, wo)
+    win, acc, hid, oacc, out, wts, mu, inv, scl, stats, memo = _scratch(cfg, w1, wo)
+    shift = cfg[CFG_ADAPT]
     buf = np.empty(max_encoded_size(h * w * c, PRECISION), np.uint8)
     state = np.zeros(ENC_STATE_SIZE, np.uint64)
     enc_init(state)
@@ -171,23 +223,29 @@ def _encode_kernel(tile, bits, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, 
             _forward(pad, y, x, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, so, win, acc, hid, oacc, out)
             for ch in range(c):
                 _mixture(out, ch, pad[y + r, x + r, 0], pad[y + r, x + r, min(1, c - 1)], cfg, exp_lut,
-                         invs_lut, wts, mu, inv)
+                         invs_lut, scale_lut, wts, mu, inv, scl)
+                if shift:
+                    _adapt(stats, ch, wts, mu, inv, scl, memo)
                 v = np.int64(tile[y, x, ch])
                 lo = _cdf_at(v, wts, mu, inv, sig_lut)
                 hi = _cdf_at(v + 1, wts, mu, inv, sig_lut)
                 enc_put(state, buf, lo, hi, PRECISION)
                 bits[y, x, ch] = PRECISION - math.log2(hi - lo)
+                if shift:
+                    _adapt_update(stats, memo, v, shift)
     n = enc_finish(state, buf)
     return buf[:n].copy()
 
 
 @njit(cache=True, nogil=True)
-def _decode_kernel(data, h, w, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, so, sig_lut, exp_lut, invs_lut):
+def _decode_kernel(data, h, w, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, so,
+                   sig_lut, exp_lut, invs_lut, scale_lut):
     c = cfg[CFG_C]
     r = cfg[CFG_R]
     pad = np.zeros((h + r, w + 2 * r, c), np.int32)
     img = np.empty((h, w, c), np.uint8)
-    win, acc, hid, oacc, out, wts, mu, inv = _scratch(cfg, w1, wo)
+    win, acc, hid, oacc, out, wts, mu, inv, scl, stats, memo = _scratch(cfg, w1, wo)
+    shift = cfg[CFG_ADAPT]
     state = np.zeros(DEC_STATE_SIZE, np.uint64)
     dec_init(state, data)
     for y in range(h):
@@ -195,7 +253,9 @@ def _decode_kernel(data, h, w, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, 
             _forward(pad, y, x, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, so, win, acc, hid, oacc, out)
             for ch in range(c):
                 _mixture(out, ch, pad[y + r, x + r, 0], pad[y + r, x + r, min(1, c - 1)], cfg, exp_lut,
-                         invs_lut, wts, mu, inv)
+                         invs_lut, scale_lut, wts, mu, inv, scl)
+                if shift:
+                    _adapt(stats, ch, wts, mu, inv, scl, memo)
                 target = dec_target(state, data, PRECISION)
                 lo, hi = 0, 256
                 c_lo, c_hi = np.int64(0), np.int64(_TOTAL)
@@ -209,24 +269,32 @@ def _decode_kernel(data, h, w, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, 
                 dec_consume(state, data, c_lo, c_hi, PRECISION)
                 pad[y + r, x + r, ch] = lo - 128
                 img[y, x, ch] = lo
+                if shift:
+                    _adapt_update(stats, memo, lo, shift)
     return img
 
 
 @njit(cache=True, nogil=True)
-def _cdf_table_kernel(tile, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, so, sig_lut, exp_lut, invs_lut):
+def _cdf_table_kernel(tile, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, so,
+                   sig_lut, exp_lut, invs_lut, scale_lut):
     h, w, c = tile.shape
     r = cfg[CFG_R]
     pad = _padded(tile, r)
-    win, acc, hid, oacc, out, wts, mu, inv = _scratch(cfg, w1, wo)
+    win, acc, hid, oacc, out, wts, mu, inv, scl, stats, memo = _scratch(cfg, w1, wo)
+    shift = cfg[CFG_ADAPT]
     table = np.zeros((h, w, c, 257), np.int64)
     for y in range(h):
         for x in range(w):
             _forward(pad, y, x, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, so, win, acc, hid, oacc, out)
             for ch in range(c):
                 _mixture(out, ch, pad[y + r, x + r, 0], pad[y + r, x + r, min(1, c - 1)], cfg, exp_lut,
-                         invs_lut, wts, mu, inv)
+                         invs_lut, scale_lut, wts, mu, inv, scl)
+                if shift:
+                    _adapt(stats, ch, wts, mu, inv, scl, memo)
                 for v in range(257):
                     table[y, x, ch, v] = _cdf_at(v, wts, mu, inv, sig_lut)
+                if shift:
+                    _adapt_update(stats, memo, tile[y, x, ch], shift)
     return table
 
 

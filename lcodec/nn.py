@@ -5,7 +5,7 @@ so every machine computes the same CDFs. The Numba kernels that run the network 
 `lcodec.codec` beside the coding loops; `reference_outputs` / `reference_cdfs` here evaluate the same integer
 network over all positions at once with NumPy, and tests require the two to agree exactly.
 
-Fixed-point format (FORMAT 1):
+Fixed-point format (FORMAT 2; FORMAT 1 files are FORMAT 2 with the adaptive stage off):
 
 - conv1 input: x - 128 in [-128, 127]; zero padding outside the image (= the float model's zero padding).
 - A layer: acc = b + sum_i W[i, j] * a[i] (int32), then y = (acc * M[j] + 2**(S[j]-1)) >> S[j] (int64,
@@ -23,6 +23,15 @@ Fixed-point format (FORMAT 1):
   sigma(t) by linear interpolation in `sig_lut` (step 1/64, values round(2**16 sigmoid), monotone), so
   F(v) = sum w_k sigma_k in [0, 2**32] is non-decreasing in v.
 - Coder CDF: C(0) = 0, C(256) = 2**P, C(v) = v + (((2**P - 256) F(v)) >> 32): strictly increasing.
+
+Adaptive stage (cfg[CFG_ADAPT] = decay shift d > 0): corrects the network's mean and scale to the image being
+coded from the sub-pixels already coded, identically in the decoder. Per sub-pixel: the mixture mean
+mm = (sum w_k mu_k) >> 16 and the model's mean absolute deviation mad = (sum w_k (((s_k MAD_C) >> 12)
++ |mu_k - mm|)) >> 16 (s_k = `scale_lut`, 1/256 pixel) pick a context (channel, 2 buckets per octave of mad).
+Its decayed sums n (256 per sample), B (error x - mm), E (|error - bias|), M (mad) give bias = (B << 8) // n
+and rf = clamp((M << 16) // E, 2**15, 2**17); then mu_k += bias (clamped) and inv_s_k = max((inv_s_k rf) >> 16,
+1) before the CDF. After coding x, each sum S += value - (S >> d). A fresh context (n == 0 / E == 0) corrects
+nothing.
 """
 
 import hashlib
@@ -34,7 +43,7 @@ import numpy as np
 
 from lcodec.errors import UnknownModelError
 
-FORMAT = 1
+FORMAT = 2
 
 LOGIT_FRAC = 8    # logits in 1/256 nat
 MU_FRAC = 8       # mu in 1/256 pixel
@@ -53,13 +62,18 @@ OUT_CLAMP = 1 << 30
 MU_MIN = -128 << MU_FRAC
 MU_MAX = 384 << MU_FRAC
 ACC_LIMIT = 1 << 31
+ADAPT_BUCKETS = 24           # mad contexts per channel
+MAD_C = 5678                 # round(2 ln 2 * 2**12): mean |x - mu| of a logistic is 2 ln 2 s
+COUNT_ONE = 256              # one sample in the decayed count
+RATIO_FRAC = 16
+RATIO_MIN, RATIO_MAX = 1 << 15, 1 << 17   # scale corrected by a factor in [0.5, 2]
 
 # cfg vector layout (int64), shared with the kernels in lcodec.codec
-CFG_C, CFG_K, CFG_R, CFG_AMAX, CFG_LS_MIN, CFG_LS_MAX = range(6)
-CFG_LEN = 6
+CFG_C, CFG_K, CFG_R, CFG_AMAX, CFG_LS_MIN, CFG_LS_MAX, CFG_ADAPT = range(7)
+CFG_LEN = 7
 
 WEIGHT_KEYS = ("w1", "b1", "m1", "s1", "wl", "bl", "ml", "sl", "wo", "bo", "mo", "so")
-LUT_KEYS = ("sig_lut", "exp_lut", "invs_lut")
+LUT_KEYS = ("sig_lut", "exp_lut", "invs_lut", "scale_lut")
 KERNEL_KEYS = ("cfg",) + WEIGHT_KEYS + LUT_KEYS
 
 
@@ -93,6 +107,19 @@ def invs_lut(ls_min_q, ls_max_q):
     return np.round((1 << INVS_FRAC) * np.exp(-ls)).astype(np.int64)
 
 
+def scale_lut(ls_min_q, ls_max_q):
+    """round(256 exp(log_s)): the scale in 1/256 pixel, for the adaptive stage."""
+    ls = np.arange(ls_min_q, ls_max_q + 1, dtype=np.float64) / (1 << LOGS_FRAC)
+    return np.round((1 << MU_FRAC) * np.exp(ls)).astype(np.int64)
+
+
+def mad_bucket(mad):
+    """Context of the adaptive stage: 2 buckets per octave of mad (1/256 pixel), clamped to ADAPT_BUCKETS."""
+    n = int(mad).bit_length() if mad > 0 else 0
+    half = (int(mad) >> (n - 2)) & 1 if n >= 2 else 0
+    return min(max(2 * n + half - 10, 0), ADAPT_BUCKETS - 1)
+
+
 class Net:
     """A loaded integer model: arrays for the kernels plus its name and hash."""
 
@@ -100,11 +127,12 @@ class Net:
         self.name = name
         self.sha256 = sha256
         try:
+            arrays = _upgrade(arrays)
             _validate(arrays)
+            self.meta = json.loads(str(arrays["meta"])) if "meta" in arrays else {}
         except (KeyError, ValueError, TypeError, IndexError) as exc:
             raise UnknownModelError(f"model {name!r}: invalid weights ({exc})") from None
         self.arrays = {k: np.ascontiguousarray(arrays[k]) for k in KERNEL_KEYS}
-        self.meta = json.loads(str(arrays["meta"])) if "meta" in arrays else {}
         cfg = self.arrays["cfg"]
         self.channels = int(cfg[CFG_C])
         self.n_mix = int(cfg[CFG_K])
@@ -133,6 +161,15 @@ class Net:
                 f"n_layers={self.n_layers}, n_mix={self.n_mix}, sha256={self.sha256[:8]})")
 
 
+def _upgrade(a):
+    """FORMAT 1 files (no adaptive stage) as FORMAT 2 arrays with adaptation off."""
+    if int(a["format"]) != 1:
+        return a
+    a = dict(a, format=np.array(FORMAT), cfg=np.append(a["cfg"], 0).astype(np.int64))
+    a["scale_lut"] = np.ones_like(a["invs_lut"])  # never read: adaptation is off
+    return a
+
+
 def _validate(a):
     """Shapes, dtypes and the bounds that make int32 accumulation and int64 products overflow-free."""
     if int(a["format"]) != FORMAT:
@@ -140,8 +177,8 @@ def _validate(a):
     cfg = a["cfg"]
     if cfg.dtype != np.int64 or cfg.shape != (CFG_LEN,):
         raise ValueError("cfg")
-    c, k, r, amax, ls_min, ls_max = (int(v) for v in cfg)
-    if c not in (1, 3) or not 1 <= k <= 64 or not 1 <= r <= 15 or not 1 <= amax < 1 << 24:
+    c, k, r, amax, ls_min, ls_max, adapt = (int(v) for v in cfg)
+    if c not in (1, 3) or not 1 <= k <= 64 or not 1 <= r <= 15 or not 1 <= amax < 1 << 24 or not 0 <= adapt <= 12:
         raise ValueError("cfg values")
     n1 = len(causal_offsets(2 * r + 1)) * c
     hid = a["w1"].shape[1] if a["w1"].ndim == 2 else -1
@@ -173,8 +210,11 @@ def _validate(a):
             or np.any(np.diff(ex) > 0):
         raise ValueError("exp_lut")
     if inv.dtype != np.int64 or ls_max < ls_min or inv.shape != (ls_max - ls_min + 1,) or inv.min() < 1 \
-            or inv.max() >= 1 << 40:
+            or inv.max() >= 1 << 36:
         raise ValueError("invs_lut")
+    scl = a["scale_lut"]
+    if scl.dtype != np.int64 or scl.shape != inv.shape or scl.min() < 1 or scl.max() >= 1 << 24:
+        raise ValueError("scale_lut")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -205,7 +245,7 @@ def reference_outputs(net, img):
 
 
 def reference_mixture(net, out, img):
-    """Mixture weights, means and inverse scales (h, w, C, K) int64 from head outputs and the true pixels."""
+    """Mixture weights, means, inverse scales and scales (h, w, C, K) int64 from head outputs and the true pixels."""
     a = net.arrays
     cfg = a["cfg"]
     c, k = int(cfg[CFG_C]), int(cfg[CFG_K])
@@ -221,20 +261,47 @@ def reference_mixture(net, out, img):
         mu[:, :, 2] += (coef[:, :, 1] * px[:, :, 0, None] + coef[:, :, 2] * px[:, :, 1, None] + rnd) \
             >> (COEF_FRAC - MU_FRAC)
     mu = np.clip(mu, MU_MIN, MU_MAX)
-    inv = a["invs_lut"][np.clip(logs, ls_min, ls_max) - ls_min]
+    ls_idx = np.clip(logs, ls_min, ls_max) - ls_min
+    inv, scl = a["invs_lut"][ls_idx], a["scale_lut"][ls_idx]
     d = np.minimum(logit.max(axis=-1, keepdims=True) - logit, EXP_LEN - 1)
     e = a["exp_lut"][d]
     wts = (e << MIXW_BITS) // e.sum(axis=-1, keepdims=True)
     first = np.argmax(logit, axis=-1)[..., None]
     rem = (1 << MIXW_BITS) - wts.sum(axis=-1, keepdims=True)
     np.put_along_axis(wts, first, np.take_along_axis(wts, first, -1) + rem, -1)
-    return wts, mu, inv
+    return wts, mu, inv, scl
+
+
+def reference_adapt(net, wts, mu, inv, scl, img):
+    """The adaptive stage in raster order (it is sequential by nature): corrected (mu, inv), new arrays."""
+    shift = int(net.arrays["cfg"][CFG_ADAPT])
+    h, w, c, _ = mu.shape
+    mu, inv = mu.copy(), inv.copy()
+    stats = {}
+    for y in range(h):
+        for x in range(w):
+            for ch in range(c):
+                wk, mk, sk = (wts[y, x, ch].tolist(), mu[y, x, ch].tolist(), scl[y, x, ch].tolist())
+                mm = sum(wi * mi for wi, mi in zip(wk, mk)) >> MIXW_BITS
+                mad = sum(wi * (((si * MAD_C) >> 12) + abs(mi - mm)) for wi, mi, si in zip(wk, mk, sk)) >> MIXW_BITS
+                key = (ch, mad_bucket(mad))
+                n, b_sum, e_sum, m_sum = stats.get(key, (0, 0, 0, 0))
+                bias = (b_sum << 8) // n if n > 0 else 0
+                rf = min(max((m_sum << RATIO_FRAC) // e_sum, RATIO_MIN), RATIO_MAX) if e_sum > 0 else 1 << RATIO_FRAC
+                mu[y, x, ch] = np.clip(mu[y, x, ch] + bias, MU_MIN, MU_MAX)
+                inv[y, x, ch] = np.maximum((inv[y, x, ch] * rf) >> RATIO_FRAC, 1)
+                err = (int(img[y, x, ch]) << MU_FRAC) - mm
+                stats[key] = (n + COUNT_ONE - (n >> shift), b_sum + err - (b_sum >> shift),
+                              e_sum + abs(err - bias) - (e_sum >> shift), m_sum + mad - (m_sum >> shift))
+    return mu, inv
 
 
 def reference_cdfs(net, img, precision):
     """Coder CDFs (h, w, C, 257) int64 for every sub-pixel of img, all positions at once."""
     out = reference_outputs(net, img)
-    wts, mu, inv = reference_mixture(net, out, img)
+    wts, mu, inv, scl = reference_mixture(net, out, img)
+    if net.arrays["cfg"][CFG_ADAPT]:
+        mu, inv = reference_adapt(net, wts, mu, inv, scl, img.reshape(mu.shape[:3]))
     sig = net.arrays["sig_lut"]
     v = np.arange(1, 256, dtype=np.int64)[:, None]
     t = ((v << MU_FRAC) - (1 << (MU_FRAC - 1)) - mu[..., None, :]) * inv[..., None, :]

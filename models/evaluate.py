@@ -70,7 +70,7 @@ def main(argv=None):
     all_ok = True
     for f in files:
         with Image.open(f) as im:
-            img = np.asarray(im.convert("RGB" if net.channels == 3 else "L"))
+            img = np.array(im.convert("RGB" if net.channels == 3 else "L"))
         img = np.ascontiguousarray(img.reshape(img.shape[0], img.shape[1], net.channels))
         n = img.size
         fb = float_bpsp(model, img) if model is not None else float("nan")

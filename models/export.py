@@ -36,6 +36,7 @@ ACT_BITS = 13          # hidden activations in [0, 2**13 - 1]
 ACT_HEADROOM = 1.25    # calibrated max activation maps to amax / 1.25
 ACC_BUDGET = 1 << 30   # n_in * max|w| * max|input| and |bias| each stay below this: their sum is < 2**31
 W_MAX = (1 << 15) - 1  # int16 weights at most
+ADAPT_SHIFT = 3       # adaptive stage decay 1 - 2**-3 (0 turns it off); chosen on the validation split
 CALIB_CROPS = 64
 CALIB_SIZE = 64
 CALIB_SEED = 7
@@ -86,7 +87,7 @@ def calibration_crops(images, channels):
     return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).contiguous()
 
 
-def export_arrays(model, cfg, hmax, meta):
+def export_arrays(model, cfg, hmax, meta, adapt_shift=ADAPT_SHIFT):
     """The integer release of a float PixelCNN as a dict of arrays (the .npz contents)."""
     sd = {k: v.detach().double().numpy() for k, v in model.state_dict().items()}
     C, K, k = cfg.channels, cfg.n_mix, cfg.kernel
@@ -118,8 +119,9 @@ def export_arrays(model, cfg, hmax, meta):
     a_out[3 * K * C:] = 1 << nn.COEF_FRAC
     a["wo"], a["bo"], a["mo"], a["so"] = quantize_layer(sd["out.weight"][:, :, 0, 0].T, bias, a_h, amax, a_out)
     ls_min, ls_max = round(LOG_S_MIN * (1 << nn.LOGS_FRAC)), round(LOG_S_MAX * (1 << nn.LOGS_FRAC))
-    a["cfg"] = np.array([C, K, r, amax, ls_min, ls_max], np.int64)
-    a["sig_lut"], a["exp_lut"], a["invs_lut"] = nn.sigmoid_lut(), nn.exp_lut(), nn.invs_lut(ls_min, ls_max)
+    a["cfg"] = np.array([C, K, r, amax, ls_min, ls_max, adapt_shift], np.int64)
+    a["sig_lut"], a["exp_lut"] = nn.sigmoid_lut(), nn.exp_lut()
+    a["invs_lut"], a["scale_lut"] = nn.invs_lut(ls_min, ls_max), nn.scale_lut(ls_min, ls_max)
     a["format"] = np.array(nn.FORMAT, np.int64)
     a["meta"] = np.array(json.dumps(meta, sort_keys=True))
     return a
@@ -139,11 +141,21 @@ def npz_bytes(arrays):
 
 
 @torch.no_grad()
-def compare_bits(model, net, crops):
-    """(float bpsp, integer bpsp) over crops (N, C, H, W) uint8; integer = sum of codec.bits_map."""
-    fbits = sum(bits_per_subpixel(model, xb).item() * len(xb) for xb in crops.split(16)) / len(crops)
-    ibits = float(np.mean([codec.bits_map(net, x.permute(1, 2, 0).numpy()).mean() for x in crops]))
-    return fbits, ibits
+def float_bits(model, crops):
+    """Float model bpsp over crops (N, C, H, W) uint8."""
+    return sum(bits_per_subpixel(model, xb).item() * len(xb) for xb in crops.split(16)) / len(crops)
+
+
+def integer_bits(net, crops):
+    """Integer model bpsp over crops (N, C, H, W) uint8: the mean of codec.bits_map."""
+    return float(np.mean([codec.bits_map(net, x.permute(1, 2, 0).numpy()).mean() for x in crops]))
+
+
+def with_adapt_shift(arrays, shift):
+    """The same arrays with the adaptive stage's decay shift replaced (0 = off)."""
+    cfg = arrays["cfg"].copy()
+    cfg[nn.CFG_ADAPT] = shift
+    return dict(arrays, cfg=cfg)
 
 
 def register(name, data, *, default):
@@ -176,6 +188,8 @@ def main(argv=None):
     p.add_argument("ckpt", type=Path)
     p.add_argument("--name", required=True, help="registry name, e.g. rgb-v1 (never reused)")
     p.add_argument("--default", action="store_true", help="make it the default model for its channel count")
+    p.add_argument("--adapt-shift", type=int, default=ADAPT_SHIFT, help="adaptive stage decay shift, 0 = off")
+    p.add_argument("--sweep", action="store_true", help="also report integer bits for adapt shifts 0, 3..7")
     p.add_argument("--dry-run", action="store_true", help="measure only; write and register nothing")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
@@ -184,15 +198,20 @@ def main(argv=None):
     train, val = load_split(data_dir(), cfg.channels)
     hmax = hidden_max(model, calibration_crops(train, cfg.channels))
     meta = {"name": args.name, "config": asdict(cfg), "step": state.get("step"), "calibrated_hidden_max": hmax}
-    arrays = export_arrays(model, cfg, hmax, meta)
+    arrays = export_arrays(model, cfg, hmax, meta, args.adapt_shift)
     data = npz_bytes(arrays)
     net = nn.Net.from_bytes(data, name=args.name)
     crops = torch.cat(list(val_crops(val, VAL_CROP).values()))
     t0 = time.perf_counter()
-    fbits, ibits = compare_bits(model, net, crops)
+    fbits = float_bits(model, crops)
+    plain = integer_bits(nn.Net(with_adapt_shift(arrays, 0), name=args.name, sha256=""), crops)
     print(f"{args.name}: {len(crops)} validation crops {VAL_CROP}x{VAL_CROP}: float {fbits:.4f} bpsp, "
-          f"integer {ibits:.4f} bpsp ({100 * (ibits / fbits - 1):+.2f} %), {len(data)} bytes "
-          f"[{time.perf_counter() - t0:.1f} s]")
+          f"integer {plain:.4f} bpsp ({100 * (plain / fbits - 1):+.3f} %)")
+    for shift in sorted({args.adapt_shift} | ({3, 4, 5, 6, 7} if args.sweep else set()) - {0}):
+        ibits = integer_bits(net if shift == args.adapt_shift else
+                             nn.Net(with_adapt_shift(arrays, shift), name=args.name, sha256=""), crops)
+        print(f"  integer + adaptive stage (shift {shift}): {ibits:.4f} bpsp ({100 * (ibits / fbits - 1):+.2f} %)")
+    print(f"  {len(data)} bytes [{time.perf_counter() - t0:.1f} s]")
     if not args.dry_run:
         filename, sha = register(args.name, data, default=("rgb" if cfg.channels == 3 else "gray")
                                  if args.default else None)

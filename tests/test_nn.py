@@ -12,7 +12,7 @@ from lcodec import codec, nn, registry
 from lcodec.errors import UnknownModelError
 
 
-def random_net(channels, seed, *, extreme=False, kernel=5, hidden=13, n_layers=1, n_mix=3):
+def random_net(channels, seed, *, extreme=False, kernel=5, hidden=13, n_layers=1, n_mix=3, adapt=0):
     """A Net with random integer weights at the overflow bounds; extreme=True drives outputs to their clamps."""
     rng = np.random.default_rng(seed)
     r = kernel // 2
@@ -32,8 +32,9 @@ def random_net(channels, seed, *, extreme=False, kernel=5, hidden=13, n_layers=1
     a.update(zip(("wl", "bl", "ml", "sl"), layer((n_layers,), hidden, hidden, amax)))
     a.update(zip(("wo", "bo", "mo", "so"), layer((), hidden, n_out, amax)))
     ls_min, ls_max = -768, 1536
-    a["cfg"] = np.array([channels, n_mix, r, amax, ls_min, ls_max], np.int64)
-    a["sig_lut"], a["exp_lut"], a["invs_lut"] = nn.sigmoid_lut(), nn.exp_lut(), nn.invs_lut(ls_min, ls_max)
+    a["cfg"] = np.array([channels, n_mix, r, amax, ls_min, ls_max, adapt], np.int64)
+    a["sig_lut"], a["exp_lut"] = nn.sigmoid_lut(), nn.exp_lut()
+    a["invs_lut"], a["scale_lut"] = nn.invs_lut(ls_min, ls_max), nn.scale_lut(ls_min, ls_max)
     a["format"] = np.array(nn.FORMAT)
     return nn.Net(a, name=f"random-{channels}-{seed}", sha256="0" * 64)
 
@@ -49,8 +50,14 @@ def train_crop(shared_data, channels, folder, size, seed):
     return np.ascontiguousarray(arr[y:y + h, x:x + w].reshape(h, w, channels))
 
 
-def released(channels):
-    return registry.load(registry.default_for(channels))
+def released(channels, adapt=None):
+    """The default model; adapt = a decay shift to run it with the adaptive stage set that way."""
+    net = registry.load(registry.default_for(channels))
+    if adapt is None:
+        return net
+    cfg = net.arrays["cfg"].copy()
+    cfg[nn.CFG_ADAPT] = adapt
+    return nn.Net(dict(net.arrays, cfg=cfg, format=np.array(nn.FORMAT)), name=net.name, sha256=net.sha256)
 
 
 def check_cdfs(cdf):
@@ -61,10 +68,10 @@ def check_cdfs(cdf):
 
 @pytest.mark.parametrize("channels", [3, 1])
 @pytest.mark.parametrize("extreme", [False, True])
-@pytest.mark.parametrize("kernel,hidden,n_layers", [(5, 13, 1), (3, 8, 0), (7, 17, 2)])
-def test_kernel_equals_reference_on_random_nets(channels, extreme, kernel, hidden, n_layers):
+@pytest.mark.parametrize("kernel,hidden,n_layers,adapt", [(5, 13, 1, 0), (3, 8, 0, 5), (7, 17, 2, 1)])
+def test_kernel_equals_reference_on_random_nets(channels, extreme, kernel, hidden, n_layers, adapt):
     net = random_net(channels, seed=kernel * 100 + hidden, extreme=extreme, kernel=kernel, hidden=hidden,
-                     n_layers=n_layers)
+                     n_layers=n_layers, adapt=adapt)
     tile = np.random.default_rng(hidden).integers(0, 256, (6, 9, channels), dtype=np.uint8)
     ref = nn.reference_cdfs(net, tile, codec.PRECISION)
     np.testing.assert_array_equal(codec.cdf_table(net, tile), ref)
@@ -72,10 +79,10 @@ def test_kernel_equals_reference_on_random_nets(channels, extreme, kernel, hidde
 
 
 @pytest.mark.parametrize("channels", [3, 1])
-@pytest.mark.parametrize("folder", ["bsd200", "wikipedia"])
-def test_incremental_equals_parallel_on_real_crops(shared_data, channels, folder):
-    """Decode-order CDFs (the kernel) == all-positions CDFs (the reference) for the released models."""
-    net = released(channels)
+@pytest.mark.parametrize("folder,adapt", [("bsd200", None), ("wikipedia", None), ("wikipedia", 0), ("bsd200", 3)])
+def test_incremental_equals_parallel_on_real_crops(shared_data, channels, folder, adapt):
+    """Decode-order CDFs (the kernel) == all-positions network + sequential adaptive stage (the reference)."""
+    net = released(channels, adapt)
     tile = train_crop(shared_data, channels, folder, (20, 20), seed=channels)
     ref = nn.reference_cdfs(net, tile, codec.PRECISION)
     np.testing.assert_array_equal(codec.cdf_table(net, tile), ref)
@@ -98,14 +105,15 @@ def test_cdf_invariants_on_extreme_outputs(seed):
     img = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
     img[3] = 0
     img[4] = 255
-    wts, mu, inv = nn.reference_mixture(net, out, img)
+    wts, mu, inv, scl = nn.reference_mixture(net, out, img)
     assert np.all(wts.sum(axis=-1) == 1 << nn.MIXW_BITS) and wts.min() >= 0
     assert mu.min() >= nn.MU_MIN and mu.max() <= nn.MU_MAX and inv.min() >= 1
 
 
 def test_causality(shared_data):
-    """Changing sub-pixel t leaves the CDFs of every sub-pixel before t unchanged (and changes later ones)."""
-    net = released(3)
+    """Changing sub-pixel t leaves the CDFs of every sub-pixel up to t unchanged (and changes later ones),
+    with the adaptive stage on."""
+    net = released(3, adapt=3)
     tile = train_crop(shared_data, 3, "wikipedia", (12, 12), seed=5)
     base = nn.reference_cdfs(net, tile, codec.PRECISION)
     y, x = 6, 7
