@@ -311,3 +311,13 @@ def test_max_encoded_size_holds_for_the_costliest_symbols():
         data = coder.encode(np.ones(n, np.int64), cdfs, precision)
         assert len(data) <= coder.max_encoded_size(n, precision)
         assert len(data) >= (n * precision) // 8 - 1
+
+
+def test_benchmark_runs_and_reports_every_coder(capsys):
+    pytest.importorskip("constriction")
+    from bench.coder import main
+
+    main(["-n", "3000", "--repeat", "1"])
+    out = capsys.readouterr().out
+    assert "| constriction 0.5, from float probs | " in out
+    assert out.count("| lcodec P=24") == 3 and "Coder alone" in out
