@@ -5,6 +5,7 @@
 
 import argparse
 import json
+import math
 import os
 import platform
 import subprocess
@@ -227,13 +228,17 @@ def plot(rows, path, title):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
-    for r in rows:
-        if r["bpsp"] is None or not r["decode_s"]:
-            continue
-        colour = "tab:red" if not r["lossless"] else ("tab:blue" if r["key"] == "lcodec" else "tab:gray")
+    shown = [r for r in rows if r["bpsp"] is not None and r["decode_s"]]
+    span = max([r["bpsp"] for r in shown], default=1) - min([r["bpsp"] for r in shown], default=0) or 1
+    for r in shown:
+        colour = "tab:red" if not r["lossless"] else ("tab:blue" if r["key"].startswith("lcodec") else "tab:gray")
         label = r["codec"] + ("" if r["lossless"] else " (NOT lossless)")
+        # A point just below a close neighbour gets its label underneath, so the two labels do not collide.
+        crowded = any(abs(math.log10(o["decode_s"] / r["decode_s"])) < 0.4 and 0 < o["bpsp"] - r["bpsp"] < span / 15
+                      for o in shown)
         ax.scatter(r["decode_s"], r["bpsp"], s=40, color=colour, zorder=3)
-        ax.annotate(label, (r["decode_s"], r["bpsp"]), xytext=(6, 4), textcoords="offset points", fontsize=9)
+        ax.annotate(label, (r["decode_s"], r["bpsp"]), xytext=(6, -13 if crowded else 4), textcoords="offset points",
+                    fontsize=9, color="tab:blue" if colour == "tab:blue" else "black")
     missing = [r["codec"] for r in rows if r["bpsp"] is None or not r["decode_s"]]
     if missing:
         ax.text(0.01, 0.01, "not shown (failed or unavailable): " + ", ".join(missing), transform=ax.transAxes,
@@ -300,12 +305,27 @@ def build_parser():
     return parser
 
 
+def render(report):
+    """The markdown table and the line under it that says what was measured, where and how."""
+    host, load = report["machine"], report["load_average"]
+    what = f"{len(report['images'])} images{' (quick crops)' if report['quick'] else ''} from {', '.join(report['dirs'])}"
+    subpixels = sum(math.prod(i["shape"]) for i in report["images"])
+    return (f"{format_table(report['rows'])}\n\n{what}, {subpixels} sub-pixels. One thread per codec on "
+            f"{host['cpu']} ({host['cores']} cores, 1-minute load average {load[0]:.1f} before and {load[1]:.1f} "
+            f"after); commit {_short(report['commit'])}; whole run {report['wall_s']:.0f} s.")
+
+
+def _short(commit):
+    if commit is None:
+        return "unknown"
+    return commit[:12] + ("-dirty" if commit.endswith("-dirty") else "")
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     dirs = args.dirs or [default_dir()]
     codecs = select(all_codecs(), args.codecs)
     images = load_images(dirs, quick=args.quick)
-    subpixels = sum(a.size for _, a in images)
 
     def log(msg):
         print(msg, file=sys.stderr, flush=True)
@@ -313,34 +333,27 @@ def main(argv=None):
     load_before = _load_average()
     start = time.perf_counter()
     rows = run(codecs, images, log=log if args.verbose else None)
-    wall = time.perf_counter() - start
-    load = [load_before, _load_average()]
-    where = ", ".join(_shown(d) for d in dirs)
-    what = f"{len(images)} images{' (quick crops)' if args.quick else ''} from {where}"
-    host, commit = machine(), git_commit()
-    summary = (f"{what}, {subpixels} sub-pixels. One thread per codec on {host['cpu']} ({host['cores']} cores, "
-               f"1-minute load average {load[0]:.1f} before and {load[1]:.1f} after); commit "
-               f"{(commit or 'unknown')[:12]}; whole run {wall:.0f} s.")
-    table = format_table(rows)
-    print(f"{table}\n\n{summary}")
+    report = {
+        "rows": rows,
+        "images": [{"name": n, "shape": list(a.shape)} for n, a in images],
+        "dirs": [_shown(d) for d in dirs],
+        "quick": args.quick,
+        "argv": list(sys.argv[1:] if argv is None else argv),
+        "wall_s": time.perf_counter() - start,
+        "load_average": [load_before, _load_average()],
+        "machine": machine(),
+        "versions": versions(),
+        "commit": git_commit(),
+    }
+    text = render(report)
+    print(text)
     if args.readme:
-        update_readme(args.readme, f"{table}\n\n{summary}")
+        update_readme(args.readme, text)
     if args.json:
-        report = {
-            "rows": rows,
-            "images": [{"name": n, "shape": list(a.shape)} for n, a in images],
-            "dirs": [_shown(d) for d in dirs],
-            "quick": args.quick,
-            "argv": list(sys.argv[1:] if argv is None else argv),
-            "wall_s": wall,
-            "load_average": load,
-            "machine": host,
-            "versions": versions(),
-            "commit": commit,
-        }
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     if args.plot:
         Path(args.plot).parent.mkdir(parents=True, exist_ok=True)
-        plot(rows, args.plot, f"Lossless codecs on {what.replace(' from ' + where, '')}, one thread")
+        plot(rows, args.plot, f"Lossless codecs on {len(images)} images{' (quick crops)' if args.quick else ''}"
+                              f" from {', '.join(report['dirs'])}, one thread")
     return 0
