@@ -56,13 +56,14 @@ def _sum8(w):
 @njit(cache=True, nogil=True)
 def _counts_to_cdf(w, precision, out):
     """Write the CDF of nonnegative weights w into out (K+1); False if w has a negative, NaN or infinite
-    entry or sums to zero. Checks are folded into the sum and a running minimum: no branch per entry."""
+    entry or sums to zero (or so near it, below 1e-298, that the scale overflows). The checks are folded
+    into the sum and a running minimum: no branch per entry."""
     k = w.shape[0]
     total = _sum8(w)  # NaN and inf entries make it NaN or inf
-    if not (0.0 < total < math.inf):
-        return False
     total_count = np.int64(1) << precision
-    scale = (total_count - k) / total
+    scale = (total_count - k) / total if total > 0.0 else math.inf
+    if not (total < math.inf and scale < math.inf):
+        return False
     lowest = 0.0
     acc = np.int64(0)
     out[0] = 0
@@ -75,8 +76,8 @@ def _counts_to_cdf(w, precision, out):
     if lowest < 0.0:
         return False
     # The leftover goes to the symbol holding the median, found by bisection after the loop: tracking
-    # the most probable symbol inside it would cost a third of the time, and at 2**-P per count the
-    # choice of recipient is immaterial (it only has to be deterministic).
+    # the most probable symbol inside it would cost a third of the time, and at the default precision
+    # the recipient makes no measurable difference (it only has to be deterministic).
     lo = 0
     hi = k
     while hi - lo > 1:

@@ -382,9 +382,9 @@ def decode(data, cdfs, precision=DEFAULT_PRECISION, *, validate=True):
     return out
 
 
-def cost_bits(symbols, cdfs, precision=DEFAULT_PRECISION):
+def cost_bits(symbols, cdfs, precision=DEFAULT_PRECISION, *, validate=True):
     """Information content sum(-log2 q(symbols[i])) under the integer CDFs: the bound `encode` meets."""
-    cdfs, precision = _check_table(cdfs, precision, True)
+    cdfs, precision = _check_table(cdfs, precision, validate)
     symbols = check_symbols(symbols, cdfs.shape[0], cdfs.shape[1] - 1)
     rows = np.arange(symbols.shape[0])
     counts = cdfs[rows, symbols + 1].astype(np.int64) - cdfs[rows, symbols].astype(np.int64)

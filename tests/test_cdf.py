@@ -127,6 +127,7 @@ def test_fused_decode_of_corrupt_data_raises_or_returns_symbols():
         ([[0.5, np.nan]], 16, False, "row 0 has invalid probabilities (NaN, infinite, negative or all zero)"),
         ([[0.5, 0.5], [0.5, -1e-30]], 16, False, "row 1 has invalid probabilities (NaN, infinite, negative or all zero)"),
         ([[0.0, 0.0]], 16, False, "row 0 has invalid probabilities (NaN, infinite, negative or all zero)"),
+        ([[1e-320, 1e-320]], 32, False, "row 0 has invalid probabilities (NaN, infinite, negative or all zero)"),
         ([[np.inf, 1.0]], 16, False, "row 0 has invalid probabilities (NaN, infinite, negative or all zero)"),
         ([[-np.inf, -np.inf]], 16, True, "row 0 has invalid logits (NaN, infinite, negative or all zero)"),
         ([[np.inf, 0.0]], 16, True, "row 0 has invalid logits (NaN, infinite, negative or all zero)"),
