@@ -5,9 +5,16 @@ worker thread and tiles run in parallel threads (the Numba kernels release the G
 each tile the encoder keeps the smallest of the learned payload and the fallback payloads, so a file is never
 much larger than its best path.
 
-Tile size: LEARNED_TILE is the smallest size whose cost on Kodak stays under 0.5 % of the bits (a tile's
-first rows and columns lose the context outside it); FALLBACK_TILE, for images no model codes, is larger
-because the dictionary coders lose more at tile borders and gain nothing from parallelism on such cheap work.
+Tile size. A tile's first rows and columns lose the context outside it. Measured as the model's
+Σ −log2 q over the 24 Kodak images coded whole vs in T x T tiles (model rgb-v0): T = 256 costs +0.52 % (on 6
+of the images), T = 384 +0.34 %, T = 512 +0.135 %; LEARNED_TILE = 512 keeps the cost well under 0.5 % for a
+better-trained model too, and still gives a Kodak image two tiles to decode in parallel. FALLBACK_TILE, for
+images no model codes, is larger: the dictionary coders lose more at tile borders.
+
+Memory. Per worker thread a tile costs O(T²) (a few MB at T = 512, plus the LZMA encoder's ~50 MB); besides
+that, encoding holds the input and the payloads, decoding the output and the file. Measured on a 50-megapixel
+RGB image (8664 x 5776, a mosaic of Kodak crops): peak RSS 498 MiB to encode and 379 MiB to decode (T = 256,
+one thread; the process starts at about 270 MiB with numpy, numba and Pillow loaded).
 """
 
 import functools
@@ -199,7 +206,8 @@ class Decompressor:
             net = _load_net(name)
             if net.sha256 != header.model_sha256:
                 raise UnknownModelError(
-                    f"model {name!r} here has weights {net.sha256[:12]}…, the file needs {header.model_sha256[:12]}…"
+                    f"model {name!r} here has weights {net.sha256[:12]}..., "
+                    f"the file needs {header.model_sha256[:12]}..."
                 )
             self._nets[name] = net
         return self._nets[name]

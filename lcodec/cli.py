@@ -191,7 +191,8 @@ def _threads(args, pairs):
 def _cmd_encode(args):
     files = _expand(args.inputs, {e for e, f in Image.registered_extensions().items() if f in Image.OPEN})
     pairs = _plan(files, args.output, ".lcd")
-    comp = api.Compressor(args.model, learned=not args.no_learned, fallback=not args.learned_only, threads=_threads(args, pairs))
+    comp = api.Compressor(args.model, learned=not args.no_learned, fallback=not args.learned_only,
+                          threads=_threads(args, pairs))
     return _run_jobs(lambda s, d: _encode_one(comp, s, d, args.force), pairs, args.jobs, args.quiet)
 
 

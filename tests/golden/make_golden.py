@@ -41,10 +41,10 @@ def cases(shared_data):
 
 
 def settings(data, kwargs):
-    """The manifest entry: the Compressor arguments (model by name, so a later default does not change it)
-    and what the file must record."""
+    """The manifest entry: the Compressor arguments (model by name and tile size, so later defaults do not
+    change them) and what the file must record."""
     h = api.read_header(data)
-    return {"compressor": {**kwargs, "model": h.model}, "mode": h.mode, "model": h.model,
+    return {"compressor": {**kwargs, "model": h.model, "tile": h.tile}, "mode": h.mode, "model": h.model,
             "methods": [container.METHOD_NAMES[m] for m in h.methods], "bytes": len(data)}
 
 
