@@ -239,6 +239,8 @@ def test_pure_python_and_compiled_kernels_agree(shared_data, models):
     assert set(lcodec.read_header(compiled).methods) == {container.LEARNED}
     assert _pure_python("encode", "6", "20", stdin=img.tobytes()) == compiled
     assert _pure_python("decode", stdin=compiled) == img.tobytes()
+    filtered = api.Compressor(learned=False).compress(img)  # the PNG unfilter kernel, pure Python
+    assert _pure_python("decode", stdin=filtered) == img.tobytes()
 
 
 def test_no_path_left():
