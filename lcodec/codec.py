@@ -18,9 +18,9 @@ from lcodec.coder import (
 )
 from lcodec.errors import InvalidInputError
 from lcodec.nn import (
-    ADAPT_BUCKETS, CFG_ADAPT, CFG_AMAX, CFG_C, CFG_K, CFG_LS_MAX, CFG_LS_MIN, CFG_R, COEF_FRAC, COUNT_ONE, EXP_LEN,
-    F_BITS, MAD_C, MIXW_BITS, MU_FRAC, MU_MAX, MU_MIN, OUT_CLAMP, RATIO_FRAC, RATIO_MAX, RATIO_MIN, SIG_RANGE,
-    SIG_STEP_BITS, T_FRAC,
+    ADAPT_BUCKETS, BIAS_CLAMP, CFG_ADAPT, CFG_AMAX, CFG_C, CFG_K, CFG_LS_MAX, CFG_LS_MIN, CFG_R, COEF_FRAC, COUNT_ONE,
+    EXP_LEN, F_BITS, LMS_CLAMP, LMS_FRAC, LMS_INIT, LMS_STEP, MAD_C, MIXW_BITS, MU_FRAC, MU_MAX, MU_MIN, N_FEAT,
+    OUT_CLAMP, RATIO_FRAC, RATIO_MAX, RATIO_MIN, SIG_RANGE, SIG_STEP_BITS, T_FRAC,
 )
 
 PRECISION = 24  # coder CDF precision: C(256) == 2**PRECISION
@@ -122,9 +122,10 @@ def _mixture(out, ch, xr, xg, cfg, exp_lut, invs_lut, scale_lut, wts, mu, inv, s
 
 
 @njit(cache=True, nogil=True)
-def _adapt(stats, ch, wts, mu, inv, scl, memo):
-    """Correct mu and inv from the context's statistics (see lcodec.nn); memo keeps (context, mm, mad, bias)
-    for _adapt_update once the sub-pixel is known."""
+def _adapt(stats, lms, errs, y, x, ch, wts, mu, inv, scl, feat, memo):
+    """Correct mu and inv of sub-pixel (y, x, ch) from what was coded before it (see lcodec.nn). errs holds the
+    errors of the current and previous row in slots y & 1 and (y + 1) & 1, at column + 1 (zero borders); memo
+    keeps (context, mm, mad, bias) for _adapt_update."""
     k = wts.shape[0]
     mm = np.int64(0)
     for i in range(k):
@@ -141,9 +142,18 @@ def _adapt(stats, ch, wts, mu, inv, scl, memo):
         n += 1
     half = (mad >> (n - 2)) & 1 if n >= 2 else 0
     ctx = ch * ADAPT_BUCKETS + min(max(2 * n + half - 10, 0), ADAPT_BUCKETS - 1)
-    bias = np.int64(0)
-    if stats[ctx, 0] > 0:
-        bias = (stats[ctx, 1] << 8) // stats[ctx, 0]
+    cur = y & 1
+    up = cur ^ 1
+    feat[0] = (stats[ctx, 1] << 8) // stats[ctx, 0] if stats[ctx, 0] > 0 else 0
+    feat[1] = errs[cur, x, ch]
+    feat[2] = errs[up, x + 1, ch]
+    feat[3] = errs[up, x + 2, ch]
+    feat[4] = errs[up, x, ch]
+    feat[5] = errs[cur, x + 1, ch - 1] if ch > 0 else 0
+    acc = np.int64(0)
+    for i in range(N_FEAT):
+        acc += lms[ch, i] * feat[i]
+    bias = min(max(acc >> LMS_FRAC, -BIAS_CLAMP), BIAS_CLAMP)
     rf = np.int64(1) << RATIO_FRAC
     if stats[ctx, 2] > 0:
         rf = min(max((stats[ctx, 3] << RATIO_FRAC) // stats[ctx, 2], RATIO_MIN), RATIO_MAX)
@@ -157,14 +167,21 @@ def _adapt(stats, ch, wts, mu, inv, scl, memo):
 
 
 @njit(cache=True, nogil=True)
-def _adapt_update(stats, memo, v, shift):
-    """Decay the context's sums and add the coded sub-pixel v: count, error, |error - bias|, model mad."""
+def _adapt_update(stats, lms, errs, y, x, ch, feat, memo, v, shift):
+    """Learn from the coded sub-pixel v: the context's decayed sums, the row of errors, the LMS weights."""
     ctx = memo[0]
     err = (np.int64(v) << MU_FRAC) - memo[1]
+    res = err - memo[3]
+    errs[y & 1, x + 1, ch] = err
     stats[ctx, 0] += COUNT_ONE - (stats[ctx, 0] >> shift)
     stats[ctx, 1] += err - (stats[ctx, 1] >> shift)
-    stats[ctx, 2] += abs(err - memo[3]) - (stats[ctx, 2] >> shift)
+    stats[ctx, 2] += abs(res) - (stats[ctx, 2] >> shift)
     stats[ctx, 3] += memo[2] - (stats[ctx, 3] >> shift)
+    if res != 0:
+        step = LMS_STEP if res > 0 else -LMS_STEP
+        for i in range(N_FEAT):
+            if feat[i] != 0:
+                lms[ch, i] = min(max(lms[ch, i] + (step if feat[i] > 0 else -step), -LMS_CLAMP), LMS_CLAMP)
 
 
 @njit(cache=True, nogil=True)
@@ -196,6 +213,16 @@ def _scratch(cfg, w1, wo):
 
 
 @njit(cache=True, nogil=True)
+def _adapt_state(c, w):
+    """The adaptive stage's LMS weights (LMS_INIT), two rows of errors with zero borders, and the feature vector."""
+    lms = np.empty((c, N_FEAT), np.int64)
+    for ch in range(c):
+        for i in range(N_FEAT):
+            lms[ch, i] = LMS_INIT[i]
+    return lms, np.zeros((2, w + 2, c), np.int64), np.zeros(N_FEAT, np.int64)
+
+
+@njit(cache=True, nogil=True)
 def _padded(tile, r):
     """int32 (h + r, w + 2r, C) with tile - 128 at [r:, r:r+w] and zeros around it."""
     h, w, c = tile.shape
@@ -215,6 +242,7 @@ def _encode_kernel(tile, bits, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, 
     pad = _padded(tile, r)
     win, acc, hid, oacc, out, wts, mu, inv, scl, stats, memo = _scratch(cfg, w1, wo)
     shift = cfg[CFG_ADAPT]
+    lms, errs, feat = _adapt_state(c, w)
     buf = np.empty(max_encoded_size(h * w * c, PRECISION), np.uint8)
     state = np.zeros(ENC_STATE_SIZE, np.uint64)
     enc_init(state)
@@ -225,14 +253,14 @@ def _encode_kernel(tile, bits, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, 
                 _mixture(out, ch, pad[y + r, x + r, 0], pad[y + r, x + r, min(1, c - 1)], cfg, exp_lut,
                          invs_lut, scale_lut, wts, mu, inv, scl)
                 if shift:
-                    _adapt(stats, ch, wts, mu, inv, scl, memo)
+                    _adapt(stats, lms, errs, y, x, ch, wts, mu, inv, scl, feat, memo)
                 v = np.int64(tile[y, x, ch])
                 lo = _cdf_at(v, wts, mu, inv, sig_lut)
                 hi = _cdf_at(v + 1, wts, mu, inv, sig_lut)
                 enc_put(state, buf, lo, hi, PRECISION)
                 bits[y, x, ch] = PRECISION - math.log2(hi - lo)
                 if shift:
-                    _adapt_update(stats, memo, v, shift)
+                    _adapt_update(stats, lms, errs, y, x, ch, feat, memo, v, shift)
     n = enc_finish(state, buf)
     return buf[:n].copy()
 
@@ -246,6 +274,7 @@ def _decode_kernel(data, h, w, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, 
     img = np.empty((h, w, c), np.uint8)
     win, acc, hid, oacc, out, wts, mu, inv, scl, stats, memo = _scratch(cfg, w1, wo)
     shift = cfg[CFG_ADAPT]
+    lms, errs, feat = _adapt_state(c, w)
     state = np.zeros(DEC_STATE_SIZE, np.uint64)
     dec_init(state, data)
     for y in range(h):
@@ -255,7 +284,7 @@ def _decode_kernel(data, h, w, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, 
                 _mixture(out, ch, pad[y + r, x + r, 0], pad[y + r, x + r, min(1, c - 1)], cfg, exp_lut,
                          invs_lut, scale_lut, wts, mu, inv, scl)
                 if shift:
-                    _adapt(stats, ch, wts, mu, inv, scl, memo)
+                    _adapt(stats, lms, errs, y, x, ch, wts, mu, inv, scl, feat, memo)
                 target = dec_target(state, data, PRECISION)
                 lo, hi = 0, 256
                 c_lo, c_hi = np.int64(0), np.int64(_TOTAL)
@@ -270,7 +299,7 @@ def _decode_kernel(data, h, w, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, 
                 pad[y + r, x + r, ch] = lo - 128
                 img[y, x, ch] = lo
                 if shift:
-                    _adapt_update(stats, memo, lo, shift)
+                    _adapt_update(stats, lms, errs, y, x, ch, feat, memo, lo, shift)
     return img
 
 
@@ -282,6 +311,7 @@ def _cdf_table_kernel(tile, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, so,
     pad = _padded(tile, r)
     win, acc, hid, oacc, out, wts, mu, inv, scl, stats, memo = _scratch(cfg, w1, wo)
     shift = cfg[CFG_ADAPT]
+    lms, errs, feat = _adapt_state(c, w)
     table = np.zeros((h, w, c, 257), np.int64)
     for y in range(h):
         for x in range(w):
@@ -290,11 +320,11 @@ def _cdf_table_kernel(tile, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, so,
                 _mixture(out, ch, pad[y + r, x + r, 0], pad[y + r, x + r, min(1, c - 1)], cfg, exp_lut,
                          invs_lut, scale_lut, wts, mu, inv, scl)
                 if shift:
-                    _adapt(stats, ch, wts, mu, inv, scl, memo)
+                    _adapt(stats, lms, errs, y, x, ch, wts, mu, inv, scl, feat, memo)
                 for v in range(257):
                     table[y, x, ch, v] = _cdf_at(v, wts, mu, inv, sig_lut)
                 if shift:
-                    _adapt_update(stats, memo, tile[y, x, ch], shift)
+                    _adapt_update(stats, lms, errs, y, x, ch, feat, memo, tile[y, x, ch], shift)
     return table
 
 

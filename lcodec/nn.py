@@ -28,10 +28,13 @@ Adaptive stage (cfg[CFG_ADAPT] = decay shift d > 0): corrects the network's mean
 coded from the sub-pixels already coded, identically in the decoder. Per sub-pixel: the mixture mean
 mm = (sum w_k mu_k) >> 16 and the model's mean absolute deviation mad = (sum w_k (((s_k MAD_C) >> 12)
 + |mu_k - mm|)) >> 16 (s_k = `scale_lut`, 1/256 pixel) pick a context (channel, 2 buckets per octave of mad).
-Its decayed sums n (256 per sample), B (error x - mm), E (|error - bias|), M (mad) give bias = (B << 8) // n
-and rf = clamp((M << 16) // E, 2**15, 2**17); then mu_k += bias (clamped) and inv_s_k = max((inv_s_k rf) >> 16,
-1) before the CDF. After coding x, each sum S += value - (S >> d). A fresh context (n == 0 / E == 0) corrects
-nothing.
+Its decayed sums n (256 per sample), B (error e = 256 x - mm), E (|e - bias|), M (mad) give the context bias
+cb = (B << 8) // n (0 while n == 0) and rf = clamp((M << 16) // E, 2**15, 2**17) (2**16 while E == 0). A sign-sign
+LMS per channel then predicts the bias from f = (cb, e_left, e_up, e_upright, e_upleft, e of the previous channel
+of this pixel) (errors e of the same channel, 0 outside the tile / for R): bias = clamp((sum lms_i f_i) >> 12,
++-2**16), weights starting at LMS_INIT. Then mu_k += bias (clamped to [MU_MIN, MU_MAX]) and inv_s_k =
+max((inv_s_k rf) >> 16, 1) before the CDF. After coding x: each sum S += value - (S >> d), and
+lms_i += LMS_STEP sign(e - bias) sign(f_i), clamped to +-2**16.
 """
 
 import hashlib
@@ -67,6 +70,12 @@ MAD_C = 5678                 # round(2 ln 2 * 2**12): mean |x - mu| of a logisti
 COUNT_ONE = 256              # one sample in the decayed count
 RATIO_FRAC = 16
 RATIO_MIN, RATIO_MAX = 1 << 15, 1 << 17   # scale corrected by a factor in [0.5, 2]
+LMS_FRAC = 12
+LMS_INIT = (2048, 1024, 1024, 0, 0, 0)   # bias = (cb + (e_left + e_up) / 2) / 2 to start
+N_FEAT = len(LMS_INIT)
+LMS_STEP = 4
+LMS_CLAMP = 1 << 16
+BIAS_CLAMP = 1 << 16
 
 # cfg vector layout (int64), shared with the kernels in lcodec.codec
 CFG_C, CFG_K, CFG_R, CFG_AMAX, CFG_LS_MIN, CFG_LS_MAX, CFG_ADAPT = range(7)
@@ -278,6 +287,12 @@ def reference_adapt(net, wts, mu, inv, scl, img):
     h, w, c, _ = mu.shape
     mu, inv = mu.copy(), inv.copy()
     stats = {}
+    lms = [list(LMS_INIT) for _ in range(c)]
+    err = {}  # (y, x, ch) -> 256 x - mm
+
+    def sign(v):
+        return (v > 0) - (v < 0)
+
     for y in range(h):
         for x in range(w):
             for ch in range(c):
@@ -286,13 +301,20 @@ def reference_adapt(net, wts, mu, inv, scl, img):
                 mad = sum(wi * (((si * MAD_C) >> 12) + abs(mi - mm)) for wi, mi, si in zip(wk, mk, sk)) >> MIXW_BITS
                 key = (ch, mad_bucket(mad))
                 n, b_sum, e_sum, m_sum = stats.get(key, (0, 0, 0, 0))
-                bias = (b_sum << 8) // n if n > 0 else 0
+                cb = (b_sum << 8) // n if n > 0 else 0
                 rf = min(max((m_sum << RATIO_FRAC) // e_sum, RATIO_MIN), RATIO_MAX) if e_sum > 0 else 1 << RATIO_FRAC
+                feat = [cb, err.get((y, x - 1, ch), 0), err.get((y - 1, x, ch), 0),
+                        err.get((y - 1, x + 1, ch), 0) if x + 1 < w else 0, err.get((y - 1, x - 1, ch), 0),
+                        err[y, x, ch - 1] if ch > 0 else 0]
+                bias = sum(li * fi for li, fi in zip(lms[ch], feat)) >> LMS_FRAC
+                bias = min(max(bias, -BIAS_CLAMP), BIAS_CLAMP)
                 mu[y, x, ch] = np.clip(mu[y, x, ch] + bias, MU_MIN, MU_MAX)
                 inv[y, x, ch] = np.maximum((inv[y, x, ch] * rf) >> RATIO_FRAC, 1)
-                err = (int(img[y, x, ch]) << MU_FRAC) - mm
-                stats[key] = (n + COUNT_ONE - (n >> shift), b_sum + err - (b_sum >> shift),
-                              e_sum + abs(err - bias) - (e_sum >> shift), m_sum + mad - (m_sum >> shift))
+                e = err[y, x, ch] = (int(img[y, x, ch]) << MU_FRAC) - mm
+                stats[key] = (n + COUNT_ONE - (n >> shift), b_sum + e - (b_sum >> shift),
+                              e_sum + abs(e - bias) - (e_sum >> shift), m_sum + mad - (m_sum >> shift))
+                s = sign(e - bias)
+                lms[ch] = [min(max(li + LMS_STEP * s * sign(fi), -LMS_CLAMP), LMS_CLAMP) for li, fi in zip(lms[ch], feat)]
     return mu, inv
 
 
