@@ -126,7 +126,9 @@ def _shift_low(state, buf):
 
 @njit(cache=True, nogil=True)
 def enc_put(state, buf, cdf_low, cdf_high, precision):
-    """Encode the interval [cdf_low, cdf_high) of 2**precision; the caller guarantees cdf_low < cdf_high."""
+    """Encode the interval [cdf_low, cdf_high) of 2**precision (InvalidInputError if it is empty)."""
+    if np.uint64(cdf_high) <= np.uint64(cdf_low):  # an empty interval would make the loop below endless
+        raise InvalidInputError("enc_put: empty interval, cdf_high <= cdf_low")
     r = state[_RANGE] >> np.uint64(precision)
     low = state[_LOW]
     new_low = low + r * np.uint64(cdf_low)

@@ -296,6 +296,14 @@ def test_streaming_kernels_with_a_cdf_function_match_the_batch_api():
     assert ok and np.array_equal(out, symbols)
 
 
+def test_enc_put_refuses_an_empty_interval():
+    state = np.zeros(coder.ENC_STATE_SIZE, np.uint64)
+    buf = np.zeros(coder.max_encoded_size(1, 16), np.uint8)
+    coder.enc_init(state)
+    with pytest.raises(InvalidInputError, match="empty interval"):
+        coder.enc_put(state, buf, 7, 7, 16)
+
+
 def test_search_cdf_finds_the_interval_holding_the_target():
     row = np.array([0, 3, 4, 10, 16], np.uint32)
     found = [coder.search_cdf(row, t) for t in range(16)]
