@@ -17,11 +17,13 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 # BEGIN MODELS (written by models/export.py)
 MODELS = {
     'gray-v0': ('gray-v0-11aa0efd.npz', '11aa0efdb8f1ccf6ddcbe4c3d99e93a955515d624c566fd3e00929f8831da19c'),
+    'gray-v0.1': ('gray-v0.1-5a23ee2b.npz', '5a23ee2b24c7466643d692f11249619d1864b7b7c796c9e707b34e41d967b1f0'),
     'rgb-v0': ('rgb-v0-8957044f.npz', '8957044fbe05ecffccbe622633939a912f66c15589636559dca5bbcff981d286'),
+    'rgb-v0.1': ('rgb-v0.1-70b353af.npz', '70b353af620bf92f3ca903a35512107671e481e39713f409dbd82cd610e0d50a'),
 }
 DEFAULT_MODELS = {
-    'gray': 'gray-v0',
-    'rgb': 'rgb-v0',
+    'gray': 'gray-v0.1',
+    'rgb': 'rgb-v0.1',
 }
 # END MODELS
 
