@@ -3,8 +3,8 @@
     python -m models.evaluate --model rgb-v1 --ckpt runs/rgb/ckpt.pt [DIR]     (DIR: ../shared/data/kodak)
 
 Per image and in total (bits per sub-pixel): the float checkpoint's cross-entropy (torch; --ckpt), the integer
-model's estimate (sum of lcodec.codec.bits_map), and the actual stream size of lcodec.codec.encode_tile over
-the whole image; encode and decode seconds (CPU time of this process and wall clock), and a round-trip check.
+network alone (adaptive stage off: the quantisation cost), the released integer model's estimate (sum of
+lcodec.codec.bits_map), and the actual stream size of lcodec.codec.encode_tile over the whole image; encode and decode seconds (CPU time of this process and wall clock), and a round-trip check.
 A gray model codes Pillow's convert("L") of each image. Run with NUMBA_NUM_THREADS=1 for one-core timings.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from lcodec import codec, registry
+from lcodec import codec, nn, registry
 
 REPO = Path(__file__).resolve().parents[1]
 KODAK = Path(os.environ.get("LCODEC_SHARED", REPO.parent / "shared")) / "data" / "kodak"
@@ -50,6 +50,9 @@ def main(argv=None):
     p.add_argument("--limit", type=int, help="only the first N images")
     args = p.parse_args(argv)
     net = registry.load(args.model)
+    cfg = net.arrays["cfg"].copy()
+    cfg[nn.CFG_ADAPT] = 0
+    plain = nn.Net(dict(net.arrays, cfg=cfg, format=np.array(nn.FORMAT)), name=net.name, sha256=net.sha256)
     model = None
     if args.ckpt:
         import torch
@@ -64,9 +67,9 @@ def main(argv=None):
         raise SystemExit(f"no images in {args.dir}")
     codec.encode_tile(net, np.zeros((2, 2, net.channels), np.uint8))  # compile (or load the cache) first
     print(f"{net!r}, {len(files)} images from {args.dir}")
-    print(f"{'image':<14}{'size':>10}{'float':>9}{'int est':>9}{'coded':>9}{'enc cpu':>9}{'dec cpu':>9}"
+    print(f"{'image':<14}{'size':>10}{'float':>9}{'int':>9}{'int est':>9}{'coded':>9}{'enc cpu':>9}{'dec cpu':>9}"
           f"{'enc wall':>9}{'dec wall':>9}  ok")
-    tot = dict(n=0, fbits=0.0, ibits=0.0, cbits=0, ecpu=0.0, dcpu=0.0, ewall=0.0, dwall=0.0)
+    tot = dict(n=0, fbits=0.0, pbits=0.0, ibits=0.0, cbits=0, ecpu=0.0, dcpu=0.0, ewall=0.0, dwall=0.0)
     all_ok = True
     for f in files:
         with Image.open(f) as im:
@@ -74,24 +77,26 @@ def main(argv=None):
         img = np.ascontiguousarray(img.reshape(img.shape[0], img.shape[1], net.channels))
         n = img.size
         fb = float_bpsp(model, img) if model is not None else float("nan")
+        pb = codec.bits_map(plain, img).sum() / n
         ib = codec.bits_map(net, img).sum() / n
         (data, _), ecpu, ewall = timed(codec.encode_tile, net, img)
         back, dcpu, dwall = timed(codec.decode_tile, net, data, img.shape[0], img.shape[1])
         ok = np.array_equal(back, img)
         all_ok &= ok
         cb = 8 * len(data) / n
-        print(f"{f.name:<14}{img.shape[1]:>5}x{img.shape[0]:<4}{fb:>9.4f}{ib:>9.4f}{cb:>9.4f}{ecpu:>9.2f}{dcpu:>9.2f}"
+        print(f"{f.name:<14}{img.shape[1]:>5}x{img.shape[0]:<4}{fb:>9.4f}{pb:>9.4f}{ib:>9.4f}{cb:>9.4f}{ecpu:>9.2f}{dcpu:>9.2f}"
               f"{ewall:>9.2f}{dwall:>9.2f}  {'yes' if ok else 'NO'}", flush=True)
-        for key, val in (("n", n), ("fbits", fb * n), ("ibits", ib * n), ("cbits", 8 * len(data)), ("ecpu", ecpu),
+        for key, val in (("n", n), ("fbits", fb * n), ("pbits", pb * n), ("ibits", ib * n), ("cbits", 8 * len(data)), ("ecpu", ecpu),
                          ("dcpu", dcpu), ("ewall", ewall), ("dwall", dwall)):
             tot[key] += val
     k = len(files)
     n = tot["n"]
-    print(f"{'total':<14}{'':>10}{tot['fbits'] / n:>9.4f}{tot['ibits'] / n:>9.4f}{tot['cbits'] / n:>9.4f}"
+    print(f"{'total':<14}{'':>10}{tot['fbits'] / n:>9.4f}{tot['pbits'] / n:>9.4f}{tot['ibits'] / n:>9.4f}{tot['cbits'] / n:>9.4f}"
           f"{tot['ecpu'] / k:>9.2f}{tot['dcpu'] / k:>9.2f}{tot['ewall'] / k:>9.2f}{tot['dwall'] / k:>9.2f}  "
           f"{'all' if all_ok else 'FAILED'}   (bpsp over all sub-pixels; seconds per image)")
     if model is not None:
-        print(f"integer vs float: {100 * (tot['ibits'] / tot['fbits'] - 1):+.3f} %; coded vs integer estimate: "
+        print(f"integer network vs float: {100 * (tot['pbits'] / tot['fbits'] - 1):+.3f} %; adaptive stage: "
+              f"{100 * (tot['ibits'] / tot['pbits'] - 1):+.2f} %; coded vs estimate: "
               f"{100 * (tot['cbits'] / tot['ibits'] - 1):+.4f} %")
     return 0 if all_ok else 1
 
