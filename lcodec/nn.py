@@ -324,6 +324,11 @@ def reference_cdfs(net, img, precision):
     wts, mu, inv, scl = reference_mixture(net, out, img)
     if net.arrays["cfg"][CFG_ADAPT]:
         mu, inv = reference_adapt(net, wts, mu, inv, scl, img.reshape(mu.shape[:3]))
+    return mixture_cdfs(net, wts, mu, inv, precision)
+
+
+def mixture_cdfs(net, wts, mu, inv, precision):
+    """Coder CDFs (..., 257) int64 from mixture weights, means and inverse scales (..., K)."""
     sig = net.arrays["sig_lut"]
     v = np.arange(1, 256, dtype=np.int64)[:, None]
     t = ((v << MU_FRAC) - (1 << (MU_FRAC - 1)) - mu[..., None, :]) * inv[..., None, :]

@@ -30,6 +30,15 @@ def test_round_trip_real_crops(shared_data, net, folder):
     np.testing.assert_allclose(codec.bits_map(net, tile).sum(), est, rtol=1e-9)
 
 
+@pytest.mark.parametrize("name", sorted(registry.MODELS))
+def test_every_registered_model_still_decodes(shared_data, name):
+    """Streams name their model: every model ever registered must keep loading and round-tripping."""
+    net = registry.load(name)
+    tile = train_crop(shared_data, net.channels, "wikipedia", (16, 24), seed=3)
+    data, _ = codec.encode_tile(net, tile)
+    np.testing.assert_array_equal(codec.decode_tile(net, data, 16, 24), tile)
+
+
 def test_round_trip_edge_cases(net):
     """Flat, saturated, noise and 1-pixel tiles; odd sizes."""
     rng = np.random.default_rng(0)

@@ -93,7 +93,8 @@ def test_incremental_equals_parallel_on_real_crops(shared_data, channels, folder
 
 @pytest.mark.parametrize("seed", range(4))
 def test_cdf_invariants_on_extreme_outputs(seed):
-    """Random head outputs over the full clamp range, incl. flat, spiky and far-away components."""
+    """Random head outputs over the full clamp range, incl. flat, spiky and far-away components:
+    weights sum to 2**16, C(0) = 0, C(256) = 2**P, C strictly increasing."""
     net = random_net(3, seed, extreme=True)
     rng = np.random.default_rng(seed)
     h, w = 5, 7
@@ -108,6 +109,11 @@ def test_cdf_invariants_on_extreme_outputs(seed):
     wts, mu, inv, scl = nn.reference_mixture(net, out, img)
     assert np.all(wts.sum(axis=-1) == 1 << nn.MIXW_BITS) and wts.min() >= 0
     assert mu.min() >= nn.MU_MIN and mu.max() <= nn.MU_MAX and inv.min() >= 1
+    check_cdfs(nn.mixture_cdfs(net, wts, mu, inv, codec.PRECISION))
+    # what the adaptive stage can make of them: means shifted to the clamps, scales halved or doubled
+    mu_a, inv_a = nn.reference_adapt(random_net(3, seed, adapt=1), wts, mu, inv, scl, img)
+    check_cdfs(nn.mixture_cdfs(net, wts, np.clip(mu_a + (nn.BIAS_CLAMP if seed % 2 else -nn.BIAS_CLAMP),
+                                                  nn.MU_MIN, nn.MU_MAX), inv_a * 2, codec.PRECISION))
 
 
 def test_causality(shared_data):
