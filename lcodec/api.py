@@ -5,11 +5,12 @@ worker thread and tiles run in parallel threads (the Numba kernels release the G
 each tile the encoder keeps the smallest of the learned payload and the fallback payloads, so a file is never
 much larger than its best path.
 
-Tile size. A tile's first rows and columns lose the context outside it. Measured as the model's
-Σ −log2 q over the 24 Kodak images coded whole vs in T x T tiles (model rgb-v0): T = 256 costs +0.52 % (on 6
-of the images), T = 384 +0.34 %, T = 512 +0.135 %; LEARNED_TILE = 512 keeps the cost well under 0.5 % for a
-better-trained model too, and still gives a Kodak image two tiles to decode in parallel. FALLBACK_TILE, for
-images no model codes, is larger: the dictionary coders lose more at tile borders.
+Tile size. A tile's first rows and columns lose the context outside it (and an adaptive model restarts its
+state). Measured as the model's Σ −log2 q over Kodak images coded whole vs in T x T tiles: model rgb-v0 (24
+images; T = 256 on 6 of them): T = 256 +0.52 %, T = 384 +0.34 %, T = 512 +0.135 %; model rgb-v0.1 with its
+adaptive stage (8 images): T = 256 +0.23 %, T = 384 +0.15 %, T = 512 -0.002 %. LEARNED_TILE = 512 stays well
+under 0.5 % for both and still gives a Kodak image two tiles to code in parallel. FALLBACK_TILE, for images no
+model codes, is larger: the dictionary coders lose more at tile borders.
 
 Memory. Per worker thread a tile costs O(T²) (a few MB at T = 512, plus the LZMA encoder's ~50 MB); besides
 that, encoding holds the input and the payloads, decoding the output and the file. Measured on a 50-megapixel
