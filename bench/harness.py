@@ -217,6 +217,15 @@ def versions():
     return out
 
 
+def default_models():
+    """lcodec's default model per kind ({"rgb": name, ...}), which the lcodec rows measured."""
+    try:
+        from lcodec import registry
+    except ImportError:
+        return None
+    return dict(registry.DEFAULT_MODELS)
+
+
 def git_commit():
     """HEAD, with "-dirty" when lcodec/ or bench/ differ from it (what the numbers were measured with)."""
     try:
@@ -320,7 +329,8 @@ def render(report):
     subpixels = sum(math.prod(i["shape"]) for i in report["images"])
     return (f"{format_table(report['rows'])}\n\n{what}, {subpixels} sub-pixels. One thread per codec on "
             f"{host['cpu']} ({host['cores']} cores, 1-minute load average {load[0]:.1f} before and {load[1]:.1f} "
-            f"after); commit {_short(report['commit'])}; whole run {report['wall_s']:.0f} s.")
+            f"after); lcodec models {', '.join(sorted((report['lcodec_models'] or {}).values())) or 'none'}; "
+            f"commit {_short(report['commit'])}; whole run {report['wall_s']:.0f} s.")
 
 
 def _short(commit):
@@ -350,6 +360,7 @@ def main(argv=None):
         "wall_s": time.perf_counter() - start,
         "load_average": [load_before, _load_average()],
         "machine": machine(),
+        "lcodec_models": default_models(),
         "versions": versions(),
         "commit": git_commit(),
     }
