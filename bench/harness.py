@@ -247,12 +247,13 @@ def plot(rows, path, title):
     fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
     shown = [r for r in rows if r["bpsp"] is not None and r["decode_s"]]
     span = max([r["bpsp"] for r in shown], default=1) - min([r["bpsp"] for r in shown], default=0) or 1
-    for r in shown:
+    for i, r in enumerate(shown):
         colour = "tab:red" if not r["lossless"] else ("tab:blue" if r["key"].startswith("lcodec") else "tab:gray")
         label = r["codec"] + ("" if r["lossless"] else " (NOT lossless)")
         # A point just below a close neighbour gets its label underneath, so the two labels do not collide.
-        crowded = any(abs(math.log10(o["decode_s"] / r["decode_s"])) < 0.4 and 0 < o["bpsp"] - r["bpsp"] < span / 15
-                      for o in shown)
+        crowded = any(abs(math.log10(o["decode_s"] / r["decode_s"])) < 0.4
+                      and (0 < o["bpsp"] - r["bpsp"] < span / 15 or (o["bpsp"] == r["bpsp"] and j < i))
+                      for j, o in enumerate(shown))
         ax.scatter(r["decode_s"], r["bpsp"], s=40, color=colour, zorder=3)
         ax.annotate(label, (r["decode_s"], r["bpsp"]), xytext=(6, -13 if crowded else 4), textcoords="offset points",
                     fontsize=9, color="tab:blue" if colour == "tab:blue" else "black")
