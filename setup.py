@@ -9,14 +9,11 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["lcodec", "lcodec.*"]),
     package_data={"lcodec": ["weights/*.npz"]},
-    install_requires=["numpy>=1.24", "numba>=0.58", "pillow>=10"],
+    install_requires=["numpy>=1.24", "numba>=0.58", "pillow>=10.1"],
     extras_require={
         "train": ["torch>=2.1", "tqdm"],
         "test": ["pytest>=7", "hypothesis>=6"],
         "bench": ["imagecodecs>=2024.1.1", "constriction==0.5.0", "matplotlib", "zstandard"],
     },
-    entry_points={
-        "console_scripts": ["lcodec=lcodec.cli:main"],
-        "PIL.plugins": [],
-    },
+    entry_points={"console_scripts": ["lcodec=lcodec.cli:main"]},
 )
