@@ -34,10 +34,11 @@ def default_dir():
     return shared / "data" / "kodak"
 
 
-def load_images(dirs, quick=False):
+def load_images(dirs, quick=False, gray=False):
     """[(name, uint8 array)] from every image file in the folders, gray or RGB (alpha and palettes dropped).
 
-    quick: the first few images only, each cut to a centred square crop.
+    quick: the first few images only, each cut to a centred square crop. gray: Pillow's luminance
+    (convert("L")) of every image, the input the gray model is measured on.
     """
     from PIL import Image
 
@@ -54,7 +55,9 @@ def load_images(dirs, quick=False):
     images = []
     for path in paths:
         with Image.open(path) as im:
-            if im.mode not in ("L", "RGB"):
+            if gray:
+                im = im.convert("L")
+            elif im.mode not in ("L", "RGB"):
                 im = im.convert("L" if im.mode in ("1", "LA", "I", "I;16", "F") else "RGB")
             array = np.asarray(im)
         if quick:
@@ -319,6 +322,7 @@ def build_parser():
     parser.add_argument("--codecs", metavar="A,B", help="run only these (default: all)")
     parser.add_argument("--readme", metavar="FILE",
                         help="also write the table into FILE between its bench markers (README.md)")
+    parser.add_argument("--gray", action="store_true", help="code the luminance (convert(\"L\")) of every image")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every image to stderr")
     return parser
 
@@ -326,7 +330,7 @@ def build_parser():
 def render(report):
     """The markdown table and the line under it that says what was measured, where and how."""
     host, load = report["machine"], report["load_average"]
-    what = f"{len(report['images'])} images{' (quick crops)' if report['quick'] else ''} from {', '.join(report['dirs'])}"
+    what = f"{len(report['images'])} images{' (quick crops)' if report['quick'] else ''}{' (luminance)' if report.get('gray') else ''} from {', '.join(report['dirs'])}"
     subpixels = sum(math.prod(i["shape"]) for i in report["images"])
     return (f"{format_table(report['rows'])}\n\n{what}, {subpixels} sub-pixels. One thread per codec on "
             f"{host['cpu']} ({host['cores']} cores, 1-minute load average {load[0]:.1f} before and {load[1]:.1f} "
@@ -344,7 +348,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     dirs = args.dirs or [default_dir()]
     codecs = select(all_codecs(), args.codecs)
-    images = load_images(dirs, quick=args.quick)
+    images = load_images(dirs, quick=args.quick, gray=args.gray)
 
     def log(msg):
         print(msg, file=sys.stderr, flush=True)
@@ -357,6 +361,7 @@ def main(argv=None):
         "images": [{"name": n, "shape": list(a.shape)} for n, a in images],
         "dirs": [_shown(d) for d in dirs],
         "quick": args.quick,
+        "gray": args.gray,
         "argv": list(sys.argv[1:] if argv is None else argv),
         "wall_s": time.perf_counter() - start,
         "load_average": [load_before, _load_average()],

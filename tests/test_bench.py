@@ -206,6 +206,19 @@ def test_load_images_quick_crops(shared_data):
     assert all(a.shape == (QUICK_CROP, QUICK_CROP, 3) and a.dtype == np.uint8 for _, a in images)
 
 
+def test_gray_flag_codes_luminance(shared_data):
+    from PIL import Image
+
+    gray = load_images([shared_data / "kodak"], quick=True, gray=True)
+    rgb = load_images([shared_data / "kodak"], quick=True)
+    assert all(g.shape == (QUICK_CROP, QUICK_CROP) for _, g in gray)
+    assert np.array_equal(gray[0][1], np.asarray(Image.fromarray(rgb[0][1]).convert("L")))
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        assert main([str(shared_data / "kodak"), "--quick", "--gray", "--codecs", "png,jxl7"]) == 0
+    assert "(luminance)" in stdout.getvalue() and "| PNG |" in stdout.getvalue()
+
+
 def test_explain_real_crop(shared_data, tmp_path, default_models):
     """The picture holds the image and the heat map of the same costs the caption's bpsp sums."""
     from PIL import Image
