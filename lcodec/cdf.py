@@ -25,7 +25,6 @@ from lcodec.coder import (
     enc_init,
     enc_put,
     max_encoded_size,
-    search_cdf,
 )
 from lcodec.errors import FormatError, InvalidInputError
 
@@ -54,16 +53,18 @@ def _sum8(w):
 
 
 @njit(cache=True, nogil=True)
-def _counts_to_cdf(w, precision, out):
-    """Write the CDF of nonnegative weights w into out (K+1); False if w has a negative, NaN or infinite
-    entry or sums to zero (or so near it, below 1e-298, that the scale overflows). The checks are folded
-    into the sum and a running minimum: no branch per entry."""
+def _counts_to_cum(w, precision, out):
+    """Write the CDF of nonnegative weights w into out (K+1) before the leftover counts are added; return
+    (ok, m, left): the full CDF is out[j] + left for j > m, out[j] for j <= m. Coding one symbol needs only
+    two of its entries, so the leftover is applied on the fly there rather than to half the row.
+    ok is False if w has a negative, NaN or infinite entry or sums to zero (or so near it, below 1e-298,
+    that the scale overflows). The checks are folded into the sum and a running minimum: no branch per entry."""
     k = w.shape[0]
     total = _sum8(w)  # NaN and inf entries make it NaN or inf
     total_count = np.int64(1) << precision
     scale = (total_count - k) / total if total > 0.0 else math.inf
     if not (total < math.inf and scale < math.inf):
-        return False
+        return False, 0, np.int64(0)
     lowest = 0.0
     acc = np.int64(0)
     out[0] = 0
@@ -74,7 +75,7 @@ def _counts_to_cdf(w, precision, out):
         acc += c
         out[j + 1] = acc
     if lowest < 0.0:
-        return False
+        return False, 0, np.int64(0)
     # The leftover goes to the symbol holding the median, found by bisection after the loop: tracking
     # the most probable symbol inside it would cost a third of the time, and at the default precision
     # the recipient makes no measurable difference (it only has to be deterministic).
@@ -86,16 +87,34 @@ def _counts_to_cdf(w, precision, out):
             lo = mid
         else:
             hi = mid
-    for j in range(lo + 1, k + 1):
-        out[j] += total_count - acc
-    return True
+    return True, lo, total_count - acc
+
+
+@njit(cache=True, nogil=True)
+def _cum_at(row, m, left, j):
+    """Entry j of the full CDF from _counts_to_cum's output."""
+    return np.int64(row[j]) + (left if j > m else np.int64(0))
+
+
+@njit(cache=True, nogil=True)
+def _search_cum(row, m, left, target):
+    """coder.search_cdf over the full CDF that _counts_to_cum's (row, m, left) stand for."""
+    lo = 0
+    hi = row.shape[0] - 1
+    while hi - lo > 1:
+        mid = (lo + hi) >> 1
+        if _cum_at(row, m, left, mid) <= target:
+            lo = mid
+        else:
+            hi = mid
+    return lo, _cum_at(row, m, left, lo), _cum_at(row, m, left, lo + 1)
 
 
 @njit(cache=True, nogil=True)
 def _quantize_row(x, precision, logits, w, out):
-    """Write the CDF of one row into out (K+1); False if the row is invalid. w: scratch of K floats."""
+    """_counts_to_cum of one row (probabilities or logits). w: scratch of K floats."""
     if not logits:
-        return _counts_to_cdf(x, precision, out)
+        return _counts_to_cum(x, precision, out)
     m = -math.inf
     bad = False  # flagged rather than returned early: an exit inside the loop makes it several times slower
     for j in range(x.shape[0]):
@@ -103,10 +122,10 @@ def _quantize_row(x, precision, logits, w, out):
         bad |= v != v or v == math.inf
         m = max(m, v)
     if bad or m == -math.inf:
-        return False
+        return False, 0, np.int64(0)
     for j in range(x.shape[0]):
         w[j] = math.exp(np.float64(x[j]) - m)
-    return _counts_to_cdf(w, precision, out)
+    return _counts_to_cum(w, precision, out)
 
 
 @njit(cache=True, nogil=True)
@@ -114,8 +133,12 @@ def _quantize_rows(x, precision, logits, out):
     """Fill out (N, K+1) with CDFs; return the index of the first invalid row, or -1."""
     w = np.empty(x.shape[1])
     for i in range(x.shape[0]):
-        if not _quantize_row(x[i], precision, logits, w, out[i]):
+        row = out[i]
+        ok, m, left = _quantize_row(x[i], precision, logits, w, row)
+        if not ok:
             return i
+        for j in range(m + 1, row.shape[0]):
+            row[j] += left
     return -1
 
 
@@ -129,10 +152,11 @@ def _encode_rows(symbols, x, precision, logits, buf):
     state = np.zeros(ENC_STATE_SIZE, np.uint64)
     enc_init(state)
     for i in range(x.shape[0]):
-        if not _quantize_row(x[i], precision, logits, w, row):
+        ok, m, left = _quantize_row(x[i], precision, logits, w, row)
+        if not ok:
             return 0, i
         s = symbols[i]
-        enc_put(state, buf, row[s], row[s + 1], precision)
+        enc_put(state, buf, _cum_at(row, m, left, s), _cum_at(row, m, left, s + 1), precision)
     return enc_finish(state, buf), -1
 
 
@@ -145,9 +169,10 @@ def _decode_rows(data, x, precision, logits, out):
     state = np.zeros(DEC_STATE_SIZE, np.uint64)
     dec_init(state, data)
     for i in range(x.shape[0]):
-        if not _quantize_row(x[i], precision, logits, w, row):
+        ok, m, left = _quantize_row(x[i], precision, logits, w, row)
+        if not ok:
             return False, i
-        s, c_low, c_high = search_cdf(row, dec_target(state, data, precision))
+        s, c_low, c_high = _search_cum(row, m, left, dec_target(state, data, precision))
         dec_consume(state, data, c_low, c_high, precision)
         out[i] = s
     return dec_finish(state, data), -1
