@@ -52,19 +52,83 @@ def _sum8(w):
     return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
 
 
+# floor(x) + 2**52 is exact for integers 0 <= floor(x) < 2**52, and its bits are those of 2**52 plus the
+# integer: a float-to-integer conversion that vectorises (AVX2 has no packed double-to-int64 one).
+_MAGIC = 4503599627370496.0
+_MAGIC_BITS = 0x4330000000000000
+# Counts summed per block while scanning a row for the median or a decoder target.
+_BLOCK = 16
+
+
 @njit(cache=True, nogil=True)
-def _counts_to_cum(w, precision, out):
-    """Write the CDF of nonnegative weights w into out (K+1) before the leftover counts are added; return
-    (ok, m, left): the full CDF is out[j] + left for j > m, out[j] for j <= m. Coding one symbol needs only
-    two of its entries, so the leftover is applied on the fly there rather than to half the row.
-    ok is False if w has a negative, NaN or infinite entry or sums to zero (or so near it, below 1e-298,
-    that the scale overflows). The checks are folded into the sum and a running minimum: no branch per entry."""
+def _counts(w, precision, f):
+    """Fill f (K floats) with the counts of nonnegative weights w, each stored as count - 1 + 2**52 (read
+    them as int64 minus _MAGIC_BITS - 1); return (ok, sum of the counts). ok is False if w has a negative,
+    NaN or infinite entry or sums to zero (or so near it, below 1e-298, that the scale overflows)."""
+    k = w.shape[0]
+    total = _sum8(w)  # NaN and inf entries make it NaN or inf
+    scale = ((np.int64(1) << precision) - k) / total if total > 0.0 else math.inf
+    if not (total < math.inf and scale < math.inf):
+        return False, np.int64(0)
+    neg = False  # flagged, not returned early, so that the loop vectorises
+    for j in range(k):
+        v = np.float64(w[j])
+        neg |= v < 0.0
+        f[j] = np.floor(v * scale) + _MAGIC  # the floor of v * scale is its truncation, for v >= 0
+    if neg:
+        return False, np.int64(0)
+    fi = f.view(np.int64)
+    acc = np.int64(0)
+    for j in range(k):
+        acc += fi[j] - (_MAGIC_BITS - 1)
+    return True, acc
+
+
+@njit(cache=True, nogil=True)
+def _last_at_most(f, target, m, left):
+    """(j, C(j)) for the largest j < K with C(j) <= target, where C(j) is the sum of the first j counts in f
+    (from _counts) plus left if j > m. Whole blocks are skipped by their (vectorised) sums."""
+    fi = f.view(np.int64)
+    k = f.shape[0]
+    j = 0
+    base = np.int64(0)
+    while j + _BLOCK < k:
+        nxt = base
+        for i in range(j, j + _BLOCK):
+            nxt += fi[i] - (_MAGIC_BITS - 1)
+        if nxt + (left if j + _BLOCK > m else np.int64(0)) > target:
+            break
+        base = nxt
+        j += _BLOCK
+    while j + 1 < k:
+        nxt = base + (fi[j] - (_MAGIC_BITS - 1))
+        if nxt + (left if j + 1 > m else np.int64(0)) > target:
+            break
+        base = nxt
+        j += 1
+    return j, base + (left if j > m else np.int64(0))
+
+
+@njit(cache=True, nogil=True)
+def _leftover(f, precision, acc):
+    """(m, left): the fewer than K counts left over by the floors go to symbol m, the one holding the
+    median (it only has to be deterministic: at the default precision the recipient makes no measurable
+    difference)."""
+    m, _ = _last_at_most(f, acc >> 1, f.shape[0], np.int64(0))
+    return m, (np.int64(1) << precision) - acc
+
+
+@njit(cache=True, nogil=True)
+def _counts_to_cdf(w, precision, out):
+    """Write the CDF of nonnegative weights w into out (K+1); False if the weights are invalid (as in
+    _counts, which gives the same counts for coding one symbol without writing the row). Writing
+    the row, the fused loop here is faster than _counts' two."""
     k = w.shape[0]
     total = _sum8(w)  # NaN and inf entries make it NaN or inf
     total_count = np.int64(1) << precision
     scale = (total_count - k) / total if total > 0.0 else math.inf
     if not (total < math.inf and scale < math.inf):
-        return False, 0, np.int64(0)
+        return False
     lowest = 0.0
     acc = np.int64(0)
     out[0] = 0
@@ -75,7 +139,7 @@ def _counts_to_cum(w, precision, out):
         acc += c
         out[j + 1] = acc
     if lowest < 0.0:
-        return False, 0, np.int64(0)
+        return False
     # The leftover goes to the symbol holding the median, found by bisection after the loop: tracking
     # the most probable symbol inside it would cost a third of the time, and at the default precision
     # the recipient makes no measurable difference (it only has to be deterministic).
@@ -87,34 +151,14 @@ def _counts_to_cum(w, precision, out):
             lo = mid
         else:
             hi = mid
-    return True, lo, total_count - acc
+    for j in range(lo + 1, k + 1):
+        out[j] += total_count - acc
+    return True
 
 
 @njit(cache=True, nogil=True)
-def _cum_at(row, m, left, j):
-    """Entry j of the full CDF from _counts_to_cum's output."""
-    return np.int64(row[j]) + (left if j > m else np.int64(0))
-
-
-@njit(cache=True, nogil=True)
-def _search_cum(row, m, left, target):
-    """coder.search_cdf over the full CDF that _counts_to_cum's (row, m, left) stand for."""
-    lo = 0
-    hi = row.shape[0] - 1
-    while hi - lo > 1:
-        mid = (lo + hi) >> 1
-        if _cum_at(row, m, left, mid) <= target:
-            lo = mid
-        else:
-            hi = mid
-    return lo, _cum_at(row, m, left, lo), _cum_at(row, m, left, lo + 1)
-
-
-@njit(cache=True, nogil=True)
-def _quantize_row(x, precision, logits, w, out):
-    """_counts_to_cum of one row (probabilities or logits). w: scratch of K floats."""
-    if not logits:
-        return _counts_to_cum(x, precision, out)
+def _exp_weights(x, w):
+    """w = exp(x - max(x)) for a row of logits; False if it has a NaN or +inf or is all -inf."""
     m = -math.inf
     bad = False  # flagged rather than returned early: an exit inside the loop makes it several times slower
     for j in range(x.shape[0]):
@@ -122,10 +166,20 @@ def _quantize_row(x, precision, logits, w, out):
         bad |= v != v or v == math.inf
         m = max(m, v)
     if bad or m == -math.inf:
-        return False, 0, np.int64(0)
+        return False
     for j in range(x.shape[0]):
         w[j] = math.exp(np.float64(x[j]) - m)
-    return _counts_to_cum(w, precision, out)
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _quantize_row(x, precision, logits, w, f):
+    """_counts of one row (probabilities or logits) into f. w: scratch of K floats."""
+    if not logits:
+        return _counts(x, precision, f)
+    if not _exp_weights(x, w):
+        return False, np.int64(0)
+    return _counts(w, precision, f)
 
 
 @njit(cache=True, nogil=True)
@@ -133,30 +187,36 @@ def _quantize_rows(x, precision, logits, out):
     """Fill out (N, K+1) with CDFs; return the index of the first invalid row, or -1."""
     w = np.empty(x.shape[1])
     for i in range(x.shape[0]):
-        row = out[i]
-        ok, m, left = _quantize_row(x[i], precision, logits, w, row)
+        if logits:
+            ok = _exp_weights(x[i], w) and _counts_to_cdf(w, precision, out[i])
+        else:
+            ok = _counts_to_cdf(x[i], precision, out[i])
         if not ok:
             return i
-        for j in range(m + 1, row.shape[0]):
-            row[j] += left
     return -1
 
 
 @njit(cache=True, nogil=True)
 def _encode_rows(symbols, x, precision, logits, buf):
-    """Quantise each row into an L1-resident scratch row and code its symbol: no (N, K+1) table.
-    Returns (stream length, -1) or (0, first invalid row)."""
+    """Quantise each row into an L1-resident scratch row of counts and code its symbol: no (N, K+1) table,
+    and only the two CDF entries the symbol needs. Returns (stream length, -1) or (0, first invalid row)."""
     k = x.shape[1]
     w = np.empty(k)
-    row = np.empty(k + 1, np.int64)
+    f = np.empty(k)
+    fi = f.view(np.int64)
     state = np.zeros(ENC_STATE_SIZE, np.uint64)
     enc_init(state)
     for i in range(x.shape[0]):
-        ok, m, left = _quantize_row(x[i], precision, logits, w, row)
+        ok, acc = _quantize_row(x[i], precision, logits, w, f)
         if not ok:
             return 0, i
+        m, left = _leftover(f, precision, acc)
         s = symbols[i]
-        enc_put(state, buf, _cum_at(row, m, left, s), _cum_at(row, m, left, s + 1), precision)
+        low = np.int64(0)
+        for j in range(s):
+            low += fi[j] - (_MAGIC_BITS - 1)
+        high = low + (fi[s] - (_MAGIC_BITS - 1)) + (left if s + 1 > m else np.int64(0))
+        enc_put(state, buf, low + (left if s > m else np.int64(0)), high, precision)
     return enc_finish(state, buf), -1
 
 
@@ -165,14 +225,17 @@ def _decode_rows(data, x, precision, logits, out):
     """Decoder twin of _encode_rows; returns (stream consistent, first invalid row or -1)."""
     k = x.shape[1]
     w = np.empty(k)
-    row = np.empty(k + 1, np.int64)
+    f = np.empty(k)
+    fi = f.view(np.int64)
     state = np.zeros(DEC_STATE_SIZE, np.uint64)
     dec_init(state, data)
     for i in range(x.shape[0]):
-        ok, m, left = _quantize_row(x[i], precision, logits, w, row)
+        ok, acc = _quantize_row(x[i], precision, logits, w, f)
         if not ok:
             return False, i
-        s, c_low, c_high = _search_cum(row, m, left, dec_target(state, data, precision))
+        m, left = _leftover(f, precision, acc)
+        s, c_low = _last_at_most(f, dec_target(state, data, precision), m, left)
+        c_high = c_low + (fi[s] - (_MAGIC_BITS - 1)) + (left if s == m else np.int64(0))
         dec_consume(state, data, c_low, c_high, precision)
         out[i] = s
     return dec_finish(state, data), -1
