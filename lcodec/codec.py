@@ -185,6 +185,17 @@ def _adapt_update(stats, lms, errs, y, x, ch, feat, memo, v, shift):
 
 
 @njit(cache=True, nogil=True)
+def _predict(pad, y, x, ch, r, c, cfg, out, exp_lut, invs_lut, scale_lut, wts, mu, inv, scl,
+             shift, stats, lms, errs, feat, memo):
+    """The mixture of sub-pixel (y, x, ch), corrected by the adaptive stage when it is on. The encoder, the
+    decoder and the CDF table all call this one function, so they see identical CDFs."""
+    _mixture(out, ch, pad[y + r, x + r, 0], pad[y + r, x + r, min(1, c - 1)], cfg, exp_lut, invs_lut, scale_lut,
+             wts, mu, inv, scl)
+    if shift:
+        _adapt(stats, lms, errs, y, x, ch, wts, mu, inv, scl, feat, memo)
+
+
+@njit(cache=True, nogil=True)
 def _cdf_at(v, wts, mu, inv, sig_lut):
     """C(v) for v in 0..256: strictly increasing, C(0) = 0, C(256) = 2**PRECISION."""
     if v <= 0:
@@ -250,10 +261,8 @@ def _encode_kernel(tile, bits, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, 
         for x in range(w):
             _forward(pad, y, x, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, so, win, acc, hid, oacc, out)
             for ch in range(c):
-                _mixture(out, ch, pad[y + r, x + r, 0], pad[y + r, x + r, min(1, c - 1)], cfg, exp_lut,
-                         invs_lut, scale_lut, wts, mu, inv, scl)
-                if shift:
-                    _adapt(stats, lms, errs, y, x, ch, wts, mu, inv, scl, feat, memo)
+                _predict(pad, y, x, ch, r, c, cfg, out, exp_lut, invs_lut, scale_lut, wts, mu, inv, scl,
+                         shift, stats, lms, errs, feat, memo)
                 v = np.int64(tile[y, x, ch])
                 lo = _cdf_at(v, wts, mu, inv, sig_lut)
                 hi = _cdf_at(v + 1, wts, mu, inv, sig_lut)
@@ -281,10 +290,8 @@ def _decode_kernel(data, h, w, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, 
         for x in range(w):
             _forward(pad, y, x, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, so, win, acc, hid, oacc, out)
             for ch in range(c):
-                _mixture(out, ch, pad[y + r, x + r, 0], pad[y + r, x + r, min(1, c - 1)], cfg, exp_lut,
-                         invs_lut, scale_lut, wts, mu, inv, scl)
-                if shift:
-                    _adapt(stats, lms, errs, y, x, ch, wts, mu, inv, scl, feat, memo)
+                _predict(pad, y, x, ch, r, c, cfg, out, exp_lut, invs_lut, scale_lut, wts, mu, inv, scl,
+                         shift, stats, lms, errs, feat, memo)
                 target = dec_target(state, data, PRECISION)
                 lo, hi = 0, 256
                 c_lo, c_hi = np.int64(0), np.int64(_TOTAL)
@@ -317,10 +324,8 @@ def _cdf_table_kernel(tile, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, so,
         for x in range(w):
             _forward(pad, y, x, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, so, win, acc, hid, oacc, out)
             for ch in range(c):
-                _mixture(out, ch, pad[y + r, x + r, 0], pad[y + r, x + r, min(1, c - 1)], cfg, exp_lut,
-                         invs_lut, scale_lut, wts, mu, inv, scl)
-                if shift:
-                    _adapt(stats, lms, errs, y, x, ch, wts, mu, inv, scl, feat, memo)
+                _predict(pad, y, x, ch, r, c, cfg, out, exp_lut, invs_lut, scale_lut, wts, mu, inv, scl,
+                         shift, stats, lms, errs, feat, memo)
                 for v in range(257):
                     table[y, x, ch, v] = _cdf_at(v, wts, mu, inv, sig_lut)
                 if shift:
