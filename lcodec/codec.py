@@ -18,9 +18,9 @@ from lcodec.coder import (
 )
 from lcodec.errors import InvalidInputError
 from lcodec.nn import (
-    ADAPT_BUCKETS, BIAS_CLAMP, CFG_ADAPT, CFG_AMAX, CFG_C, CFG_K, CFG_LS_MAX, CFG_LS_MIN, CFG_R, COEF_FRAC, COUNT_ONE,
-    EXP_LEN, F_BITS, LMS_CLAMP, LMS_FRAC, LMS_INIT, LMS_STEP, MAD_C, MIXW_BITS, MU_FRAC, MU_MAX, MU_MIN, N_FEAT,
-    OUT_CLAMP, RATIO_FRAC, RATIO_MAX, RATIO_MIN, SIG_RANGE, SIG_STEP_BITS, T_FRAC,
+    ADAPT_BUCKETS, BIAS_CLAMP, CFG_ADAPT, CFG_AMAX, CFG_C, CFG_ERRCTX, CFG_K, CFG_LS_MAX, CFG_LS_MIN, CFG_R, COEF_FRAC,
+    COUNT_ONE, ERR_OCTAVE0, ERR_RATIO_BITS, EXP_LEN, F_BITS, LMS_CLAMP, LMS_FRAC, LMS_INIT, LMS_STEP, MAD_C, MIXW_BITS,
+    MU_FRAC, MU_MAX, MU_MIN, N_FEAT, OUT_CLAMP, RATIO_FRAC, RATIO_MAX, RATIO_MIN, SIG_RANGE, SIG_STEP_BITS, T_FRAC,
 )
 
 PRECISION = 24  # coder CDF precision: C(256) == 2**PRECISION
@@ -122,10 +122,19 @@ def _mixture(out, ch, xr, xg, cfg, exp_lut, invs_lut, scale_lut, wts, mu, inv, s
 
 
 @njit(cache=True, nogil=True)
-def _adapt(stats, lms, errs, y, x, ch, wts, mu, inv, scl, feat, memo):
+def _bit_length(v):
+    n = 0
+    while v > 0:
+        v >>= 1
+        n += 1
+    return n
+
+
+@njit(cache=True, nogil=True)
+def _adapt(stats, lms, errs, y, x, ch, cfg, wts, mu, inv, scl, feat, memo):
     """Correct mu and inv of sub-pixel (y, x, ch) from what was coded before it (see lcodec.nn). errs holds the
     errors of the current and previous row in slots y & 1 and (y + 1) & 1, at column + 1 (zero borders); memo
-    keeps (context, mm, mad, bias) for _adapt_update."""
+    keeps (bias context, mm, mad, bias, scale context) for _adapt_update."""
     k = wts.shape[0]
     mm = np.int64(0)
     for i in range(k):
@@ -135,13 +144,10 @@ def _adapt(stats, lms, errs, y, x, ch, wts, mu, inv, scl, feat, memo):
     for i in range(k):
         mad += wts[i] * (((scl[i] * MAD_C) >> 12) + abs(mu[i] - mm))
     mad >>= MIXW_BITS
-    n = 0
-    v = mad
-    while v > 0:
-        v >>= 1
-        n += 1
+    n = _bit_length(mad)
     half = (mad >> (n - 2)) & 1 if n >= 2 else 0
-    ctx = ch * ADAPT_BUCKETS + min(max(2 * n + half - 10, 0), ADAPT_BUCKETS - 1)
+    bucket = min(max(2 * n + half - 10, 0), ADAPT_BUCKETS - 1)
+    ctx = ch * ADAPT_BUCKETS + bucket
     cur = y & 1
     up = cur ^ 1
     feat[0] = (stats[ctx, 1] << 8) // stats[ctx, 0] if stats[ctx, 0] > 0 else 0
@@ -150,13 +156,20 @@ def _adapt(stats, lms, errs, y, x, ch, wts, mu, inv, scl, feat, memo):
     feat[3] = errs[up, x + 2, ch]
     feat[4] = errs[up, x, ch]
     feat[5] = errs[cur, x + 1, ch - 1] if ch > 0 else 0
+    sctx = ctx
+    n_err = cfg[CFG_ERRCTX]
+    if n_err:  # scale context: also the octave of the neighbours' |errors| over what mad expects of them
+        energy = abs(feat[1]) + abs(feat[2]) + ((abs(feat[3]) + abs(feat[4])) >> 1) + abs(feat[5])
+        expect = 3 * mad + (mad if ch > 0 else 0)
+        octave = _bit_length((energy << ERR_RATIO_BITS) // (expect + 1)) - ERR_OCTAVE0
+        sctx = ctx * n_err + min(max(octave, 0), n_err - 1)
     acc = np.int64(0)
     for i in range(N_FEAT):
         acc += lms[ch, i] * feat[i]
     bias = min(max(acc >> LMS_FRAC, -BIAS_CLAMP), BIAS_CLAMP)
     rf = np.int64(1) << RATIO_FRAC
-    if stats[ctx, 2] > 0:
-        rf = min(max((stats[ctx, 3] << RATIO_FRAC) // stats[ctx, 2], RATIO_MIN), RATIO_MAX)
+    if stats[sctx, 2] > 0:
+        rf = min(max((stats[sctx, 3] << RATIO_FRAC) // stats[sctx, 2], RATIO_MIN), RATIO_MAX)
     for i in range(k):
         mu[i] = min(max(mu[i] + bias, MU_MIN), MU_MAX)
         inv[i] = max((inv[i] * rf) >> RATIO_FRAC, 1)
@@ -164,19 +177,21 @@ def _adapt(stats, lms, errs, y, x, ch, wts, mu, inv, scl, feat, memo):
     memo[1] = mm
     memo[2] = mad
     memo[3] = bias
+    memo[4] = sctx
 
 
 @njit(cache=True, nogil=True)
 def _adapt_update(stats, lms, errs, y, x, ch, feat, memo, v, shift):
-    """Learn from the coded sub-pixel v: the context's decayed sums, the row of errors, the LMS weights."""
+    """Learn from the coded sub-pixel v: the contexts' decayed sums, the row of errors, the LMS weights."""
     ctx = memo[0]
+    sctx = memo[4]
     err = (np.int64(v) << MU_FRAC) - memo[1]
     res = err - memo[3]
     errs[y & 1, x + 1, ch] = err
     stats[ctx, 0] += COUNT_ONE - (stats[ctx, 0] >> shift)
     stats[ctx, 1] += err - (stats[ctx, 1] >> shift)
-    stats[ctx, 2] += abs(res) - (stats[ctx, 2] >> shift)
-    stats[ctx, 3] += memo[2] - (stats[ctx, 3] >> shift)
+    stats[sctx, 2] += abs(res) - (stats[sctx, 2] >> shift)
+    stats[sctx, 3] += memo[2] - (stats[sctx, 3] >> shift)
     if res != 0:
         step = LMS_STEP if res > 0 else -LMS_STEP
         for i in range(N_FEAT):
@@ -192,7 +207,7 @@ def _predict(pad, y, x, ch, r, c, cfg, out, exp_lut, invs_lut, scale_lut, wts, m
     _mixture(out, ch, pad[y + r, x + r, 0], pad[y + r, x + r, min(1, c - 1)], cfg, exp_lut, invs_lut, scale_lut,
              wts, mu, inv, scl)
     if shift:
-        _adapt(stats, lms, errs, y, x, ch, wts, mu, inv, scl, feat, memo)
+        _adapt(stats, lms, errs, y, x, ch, cfg, wts, mu, inv, scl, feat, memo)
 
 
 @njit(cache=True, nogil=True)
@@ -220,7 +235,7 @@ def _scratch(cfg, w1, wo):
     return (np.zeros(w1.shape[0], np.int32), np.zeros(nh, np.int32), np.zeros(nh, np.int32),
             np.zeros(wo.shape[1], np.int32), np.zeros(wo.shape[1], np.int64),
             np.zeros(k, np.int64), np.zeros(k, np.int64), np.zeros(k, np.int64), np.zeros(k, np.int64),
-            np.zeros((cfg[CFG_C] * ADAPT_BUCKETS, 4), np.int64), np.zeros(4, np.int64))
+            np.zeros((cfg[CFG_C] * ADAPT_BUCKETS * max(cfg[CFG_ERRCTX], 1), 4), np.int64), np.zeros(5, np.int64))
 
 
 @njit(cache=True, nogil=True)

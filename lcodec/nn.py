@@ -5,7 +5,8 @@ so every machine computes the same CDFs. The Numba kernels that run the network 
 `lcodec.codec` beside the coding loops; `reference_outputs` / `reference_cdfs` here evaluate the same integer
 network over all positions at once with NumPy, and tests require the two to agree exactly.
 
-Fixed-point format (FORMAT 2; FORMAT 1 files are FORMAT 2 with the adaptive stage off):
+Fixed-point format (FORMAT 3; FORMAT 1 files are read with the adaptive stage off, FORMAT 2 files with
+cfg[CFG_ERRCTX] = 0):
 
 - conv1 input: x - 128 in [-128, 127]; zero padding outside the image (= the float model's zero padding).
 - A layer: acc = b + sum_i W[i, j] * a[i] (int32), then y = (acc * M[j] + 2**(S[j]-1)) >> S[j] (int64,
@@ -28,8 +29,12 @@ Adaptive stage (cfg[CFG_ADAPT] = decay shift d > 0): corrects the network's mean
 coded from the sub-pixels already coded, identically in the decoder. Per sub-pixel: the mixture mean
 mm = (sum w_k mu_k) >> 16 and the model's mean absolute deviation mad = (sum w_k (((s_k MAD_C) >> 12)
 + |mu_k - mm|)) >> 16 (s_k = `scale_lut`, 1/256 pixel) pick a context (channel, 2 buckets per octave of mad).
-Its decayed sums n (256 per sample), B (error e = 256 x - mm), E (|e - bias|), M (mad) give the context bias
-cb = (B << 8) // n (0 while n == 0) and rf = clamp((M << 16) // E, 2**15, 2**17) (2**16 while E == 0). A sign-sign
+Its decayed sums n (256 per sample) and B (error e = 256 x - mm) give the context bias cb = (B << 8) // n (0 while
+n == 0). The scale context is the same (channel, mad bucket) or, when cfg[CFG_ERRCTX] = m > 0, that context times m
+plus clamp(bit_length((g << 6) // (q + 1)) - 3, 0, m - 1): the octave of the neighbours' error energy
+g = |e_left| + |e_up| + ((|e_upright| + |e_upleft|) >> 1) + |e of the previous channel| over what the model's
+mad expects of it, q = 3 mad (4 mad for G and B). Its decayed sums E (|e - bias|) and M (mad) give
+rf = clamp((M << 16) // E, 2**15, 2**17) (2**16 while E == 0). A sign-sign
 LMS per channel then predicts the bias from f = (cb, e_left, e_up, e_upright, e_upleft, e of the previous channel
 of this pixel) (errors e of the same channel, 0 outside the tile / for R): bias = clamp((sum lms_i f_i) >> 12,
 +-2**16), weights starting at LMS_INIT. Then mu_k += bias (clamped to [MU_MIN, MU_MAX]) and inv_s_k =
@@ -46,7 +51,7 @@ import numpy as np
 
 from lcodec.errors import UnknownModelError
 
-FORMAT = 2
+FORMAT = 3
 
 LOGIT_FRAC = 8    # logits in 1/256 nat
 MU_FRAC = 8       # mu in 1/256 pixel
@@ -68,6 +73,8 @@ ACC_LIMIT = 1 << 31
 ADAPT_BUCKETS = 24           # mad contexts per channel
 MAD_C = 5678                 # round(2 ln 2 * 2**12): mean |x - mu| of a logistic is 2 ln 2 s
 COUNT_ONE = 256              # one sample in the decayed count
+ERR_RATIO_BITS = 6           # error energy over expected, in 1/64
+ERR_OCTAVE0 = 3              # bit_length of that ratio below which the first error bucket starts
 RATIO_FRAC = 16
 RATIO_MIN, RATIO_MAX = 1 << 15, 1 << 17   # scale corrected by a factor in [0.5, 2]
 LMS_FRAC = 12
@@ -78,8 +85,8 @@ LMS_CLAMP = 1 << 16
 BIAS_CLAMP = 1 << 16
 
 # cfg vector layout (int64), shared with the kernels in lcodec.codec
-CFG_C, CFG_K, CFG_R, CFG_AMAX, CFG_LS_MIN, CFG_LS_MAX, CFG_ADAPT = range(7)
-CFG_LEN = 7
+CFG_C, CFG_K, CFG_R, CFG_AMAX, CFG_LS_MIN, CFG_LS_MAX, CFG_ADAPT, CFG_ERRCTX = range(8)
+CFG_LEN = 8
 
 WEIGHT_KEYS = ("w1", "b1", "m1", "s1", "wl", "bl", "ml", "sl", "wo", "bo", "mo", "so")
 LUT_KEYS = ("sig_lut", "exp_lut", "invs_lut", "scale_lut")
@@ -171,11 +178,15 @@ class Net:
 
 
 def _upgrade(a):
-    """FORMAT 1 files (no adaptive stage) as FORMAT 2 arrays with adaptation off."""
-    if int(a["format"]) != 1:
-        return a
-    a = dict(a, format=np.array(FORMAT), cfg=np.append(a["cfg"], 0).astype(np.int64))
-    a["scale_lut"] = np.ones_like(a["invs_lut"])  # never read: adaptation is off
+    """Older files as FORMAT 3 arrays: FORMAT 1 (no adaptive stage) with adaptation off, FORMAT 2 without the
+    error-energy scale contexts. Each step appends the cfg entry it introduced, as 0."""
+    version = int(a["format"])
+    if version == 1:
+        a = dict(a, format=np.array(2), cfg=np.append(a["cfg"], 0).astype(np.int64))
+        a["scale_lut"] = np.ones_like(a["invs_lut"])  # never read: adaptation is off
+        version = 2
+    if version == 2:
+        a = dict(a, format=np.array(3), cfg=np.append(a["cfg"], 0).astype(np.int64))
     return a
 
 
@@ -186,8 +197,9 @@ def _validate(a):
     cfg = a["cfg"]
     if cfg.dtype != np.int64 or cfg.shape != (CFG_LEN,):
         raise ValueError("cfg")
-    c, k, r, amax, ls_min, ls_max, adapt = (int(v) for v in cfg)
-    if c not in (1, 3) or not 1 <= k <= 64 or not 1 <= r <= 15 or not 1 <= amax < 1 << 24 or not 0 <= adapt <= 12:
+    c, k, r, amax, ls_min, ls_max, adapt, n_err = (int(v) for v in cfg)
+    if c not in (1, 3) or not 1 <= k <= 64 or not 1 <= r <= 15 or not 1 <= amax < 1 << 24 or not 0 <= adapt <= 12 \
+            or not 0 <= n_err <= 16:
         raise ValueError("cfg values")
     n1 = len(causal_offsets(2 * r + 1)) * c
     hid = a["w1"].shape[1] if a["w1"].ndim == 2 else -1
@@ -283,10 +295,10 @@ def reference_mixture(net, out, img):
 
 def reference_adapt(net, wts, mu, inv, scl, img):
     """The adaptive stage in raster order (it is sequential by nature): corrected (mu, inv), new arrays."""
-    shift = int(net.arrays["cfg"][CFG_ADAPT])
+    shift, n_err = int(net.arrays["cfg"][CFG_ADAPT]), int(net.arrays["cfg"][CFG_ERRCTX])
     h, w, c, _ = mu.shape
     mu, inv = mu.copy(), inv.copy()
-    stats = {}
+    bias_stats, scale_stats = {}, {}
     lms = [list(LMS_INIT) for _ in range(c)]
     err = {}  # (y, x, ch) -> 256 x - mm
 
@@ -300,19 +312,25 @@ def reference_adapt(net, wts, mu, inv, scl, img):
                 mm = sum(wi * mi for wi, mi in zip(wk, mk)) >> MIXW_BITS
                 mad = sum(wi * (((si * MAD_C) >> 12) + abs(mi - mm)) for wi, mi, si in zip(wk, mk, sk)) >> MIXW_BITS
                 key = (ch, mad_bucket(mad))
-                n, b_sum, e_sum, m_sum = stats.get(key, (0, 0, 0, 0))
+                n, b_sum = bias_stats.get(key, (0, 0))
                 cb = (b_sum << 8) // n if n > 0 else 0
-                rf = min(max((m_sum << RATIO_FRAC) // e_sum, RATIO_MIN), RATIO_MAX) if e_sum > 0 else 1 << RATIO_FRAC
                 feat = [cb, err.get((y, x - 1, ch), 0), err.get((y - 1, x, ch), 0),
                         err.get((y - 1, x + 1, ch), 0) if x + 1 < w else 0, err.get((y - 1, x - 1, ch), 0),
                         err[y, x, ch - 1] if ch > 0 else 0]
+                skey = key
+                if n_err:
+                    energy = sum(abs(f) for f in feat[1:3] + feat[5:]) + ((abs(feat[3]) + abs(feat[4])) >> 1)
+                    ratio = (energy << ERR_RATIO_BITS) // ((4 if ch else 3) * mad + 1)
+                    skey = key + (min(max(ratio.bit_length() - ERR_OCTAVE0, 0), n_err - 1),)
+                e_sum, m_sum = scale_stats.get(skey, (0, 0))
+                rf = min(max((m_sum << RATIO_FRAC) // e_sum, RATIO_MIN), RATIO_MAX) if e_sum > 0 else 1 << RATIO_FRAC
                 bias = sum(li * fi for li, fi in zip(lms[ch], feat)) >> LMS_FRAC
                 bias = min(max(bias, -BIAS_CLAMP), BIAS_CLAMP)
                 mu[y, x, ch] = np.clip(mu[y, x, ch] + bias, MU_MIN, MU_MAX)
                 inv[y, x, ch] = np.maximum((inv[y, x, ch] * rf) >> RATIO_FRAC, 1)
                 e = err[y, x, ch] = (int(img[y, x, ch]) << MU_FRAC) - mm
-                stats[key] = (n + COUNT_ONE - (n >> shift), b_sum + e - (b_sum >> shift),
-                              e_sum + abs(e - bias) - (e_sum >> shift), m_sum + mad - (m_sum >> shift))
+                bias_stats[key] = (n + COUNT_ONE - (n >> shift), b_sum + e - (b_sum >> shift))
+                scale_stats[skey] = (e_sum + abs(e - bias) - (e_sum >> shift), m_sum + mad - (m_sum >> shift))
                 s = sign(e - bias)
                 lms[ch] = [min(max(li + LMS_STEP * s * sign(fi), -LMS_CLAMP), LMS_CLAMP) for li, fi in zip(lms[ch], feat)]
     return mu, inv

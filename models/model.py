@@ -136,6 +136,35 @@ def bits_per_subpixel(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return -log_prob(log_w, mu, log_s, x).mean() / math.log(2.0)
 
 
+@torch.no_grad()
+def grow_from(model: PixelCNN, src_cfg: PixelCNNConfig, src_state: dict, new_layer_scale: float = 0.01) -> None:
+    """Start a larger model where a trained smaller one left off, computing (nearly) the same function.
+
+    A smaller convolution kernel is embedded at the centre of the larger one (the outer ring starts at zero:
+    the extra context is added, not relearned); residual layers beyond the source's start with weights scaled
+    by new_layer_scale, so they add almost nothing until trained. Channels, width and mixture size must match.
+    """
+    cfg = model.cfg
+    if (src_cfg.channels, src_cfg.hidden, src_cfg.n_mix) != (cfg.channels, cfg.hidden, cfg.n_mix):
+        raise ValueError(f"cannot grow {src_cfg} into {cfg}: channels, hidden and n_mix must match")
+    if src_cfg.kernel > cfg.kernel or src_cfg.n_layers > cfg.n_layers:
+        raise ValueError(f"cannot grow {src_cfg} into the smaller {cfg}")
+    off = (cfg.kernel - src_cfg.kernel) // 2
+    w = torch.zeros_like(model.conv1.weight)  # (D, C, k, k)
+    w[:, :, off : off + src_cfg.kernel, off : off + src_cfg.kernel] = src_state["conv1.weight"]
+    model.conv1.weight.copy_(w)
+    model.conv1.bias.copy_(src_state["conv1.bias"])
+    for i, layer in enumerate(model.layers):
+        if i < src_cfg.n_layers:
+            layer.weight.copy_(src_state[f"layers.{i}.weight"])
+            layer.bias.copy_(src_state[f"layers.{i}.bias"])
+        else:
+            layer.weight.mul_(new_layer_scale)
+            layer.bias.mul_(new_layer_scale)
+    model.out.weight.copy_(src_state["out.weight"])
+    model.out.bias.copy_(src_state["out.bias"])
+
+
 def save_checkpoint(path, model: PixelCNN, **extra) -> None:
     """Write {"config", "model", **extra} atomically (a half-written file never replaces a good one)."""
     state = {"config": dataclasses.asdict(model.cfg), "model": model.state_dict(), **extra}

@@ -31,7 +31,7 @@ import torch.distributed as dist
 from PIL import Image
 from tqdm import tqdm
 
-from models.model import PixelCNN, PixelCNNConfig, bits_per_subpixel, save_checkpoint
+from models.model import PixelCNN, PixelCNNConfig, bits_per_subpixel, grow_from, save_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 # Released configurations. Decode cost per pixel, in multiply-adds: 24 causal positions x C x D for the convolution,
@@ -144,6 +144,8 @@ def parse_args(argv=None):
     p.add_argument("--minutes", type=float, default=None, help="wall-clock budget (includes validation)")
     p.add_argument("--steps", type=int, default=None, help="step budget (the schedule uses whichever ends first)")
     p.add_argument("--resume", action="store_true", help="continue from <out>/ckpt.pt")
+    p.add_argument("--init-from", type=Path, default=None,
+                   help="warm start from a smaller checkpoint (see models.model.grow_from); fresh optimizer and schedule")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--kernel", type=int, default=7)
     p.add_argument("--hidden", type=int, default=None, help="default: the preset's")
@@ -196,6 +198,9 @@ def main(argv=None) -> None:
     model = PixelCNN(cfg).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     step, seconds, history = 0, 0.0, []
+    if state is None and args.init_from is not None:
+        src = torch.load(args.init_from, map_location="cpu", weights_only=False)
+        grow_from(model, PixelCNNConfig(**src["config"]), src["model"])
     if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
@@ -221,7 +226,8 @@ def main(argv=None) -> None:
 
     def checkpoint() -> None:
         save_checkpoint(ckpt_path, model, step=step, optimizer=opt.state_dict(), train_seconds=seconds,
-                        val_history=history, args=vars(args) | {"out": str(args.out)})
+                        val_history=history,
+                        args={k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()})
 
     def validate() -> None:
         res = evaluate(model, vcrops, device)

@@ -15,6 +15,7 @@ from models.model import (  # noqa: E402
     PixelCNN,
     PixelCNNConfig,
     bits_per_subpixel,
+    grow_from,
     load_checkpoint,
     log_prob,
     save_checkpoint,
@@ -165,6 +166,26 @@ def test_checkpoint_round_trip(tmp_path):
     assert torch.load(path, weights_only=True)["step"] == 7
 
 
+def test_grow_from_keeps_the_function_and_stays_causal():
+    """A 5x5 one-layer model grown into 9x9 with three layers computes nearly the same outputs, and every new
+    weight can still learn (none is stuck at zero behind a dead ReLU)."""
+    small = random_model(3, hidden=10, n_layers=1, n_mix=2, kernel=5)
+    big = PixelCNN(PixelCNNConfig(channels=3, hidden=10, n_layers=3, n_mix=2, kernel=9))
+    grow_from(big, small.cfg, small.state_dict())
+    x = torch.randint(0, 256, (2, 3, 12, 13), generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        a, b = small(x), big(x)
+    assert (a - b).abs().max().item() < 0.02 * a.abs().max().item()
+    assert not torch.equal(a, b)  # the new layers are live, only small
+    big.zero_grad()
+    bits_per_subpixel(big, x).backward()
+    assert big.layers[2].weight.grad.abs().sum() > 0
+    ring = big.conv1.weight.grad * big.mask
+    assert ring[:, :, 0].abs().sum() > 0  # the outer ring of the grown kernel learns
+    with pytest.raises(ValueError, match="cannot grow"):
+        grow_from(small, big.cfg, big.state_dict())
+
+
 def test_train_runs_and_resumes(shared_data, tmp_path, monkeypatch):
     """The training script end to end on a few real images: checkpoint, resume, validation in the log."""
     data = tmp_path / "shared" / "data" / "train"
@@ -185,3 +206,8 @@ def test_train_runs_and_resumes(shared_data, tmp_path, monkeypatch):
     assert "resume step 3" in log and "final val" in log
     model, cfg = load_checkpoint(out / "ckpt.pt")
     assert cfg.channels == 1 and cfg.hidden == 8
+    grown = tmp_path / "grown"
+    train.main(common[:3] + [str(grown)] + common[4:] + ["--steps", "2", "--kernel", "9", "--n-layers", "3",
+                                                          "--init-from", str(out / "ckpt.pt")])
+    _, cfg = load_checkpoint(grown / "ckpt.pt")
+    assert (cfg.kernel, cfg.n_layers, cfg.hidden) == (9, 3, 8)
