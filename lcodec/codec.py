@@ -1,8 +1,8 @@
 """Autoregressive coding of one tile with an integer PixelCNN: the Numba kernels and their Python entry points.
 
 Encoder and decoder run the same per-pixel kernel (`_forward`, `_mixture`, `_cdf_at`) in raster order, so they
-compute identical integer CDFs; the decoder finds each symbol by a binary search over C(v) at ~8 points instead
-of building the 257-entry CDF. The fixed-point format is documented in `lcodec.nn`, whose NumPy reference
+compute identical integer CDFs; the decoder finds each symbol by searching C(v) outwards from the predicted mean
+(`_search`, ~4 evaluations) instead of building the 257-entry CDF. The fixed-point format is documented in `lcodec.nn`, whose NumPy reference
 (`reference_cdfs`) the tests hold these kernels to. The network, the CDF and the tile loops stay in this one
 file because Numba's cache only notices edits to a function's own file.
 """
@@ -228,6 +228,46 @@ def _cdf_at(v, wts, mu, inv, sig_lut):
 
 
 @njit(cache=True, nogil=True)
+def _search(target, wts, mu, inv, sig_lut):
+    """(v, C(v), C(v + 1)) with C(v) <= target < C(v + 1). Gallops out from the mixture mean, then bisects:
+    a sub-pixel a few values from its prediction costs about 4 evaluations of C instead of 8."""
+    mm = np.int64(0)
+    for i in range(wts.shape[0]):
+        mm += wts[i] * mu[i]
+    v0 = min(max(((mm >> MIXW_BITS) + (1 << (MU_FRAC - 1))) >> MU_FRAC, 0), 255)
+    c0 = _cdf_at(v0, wts, mu, inv, sig_lut)
+    step = 1
+    if c0 <= target:  # the symbol is v0 or above: widen [lo, hi) upwards
+        lo, c_lo = v0, c0
+        hi, c_hi = 256, np.int64(_TOTAL)
+        while lo + step < 256:
+            c = _cdf_at(lo + step, wts, mu, inv, sig_lut)
+            if c > target:
+                hi, c_hi = lo + step, c
+                break
+            lo, c_lo = lo + step, c
+            step <<= 1
+    else:  # below v0: widen downwards
+        hi, c_hi = v0, c0
+        lo, c_lo = 0, np.int64(0)
+        while hi - step > 0:
+            c = _cdf_at(hi - step, wts, mu, inv, sig_lut)
+            if c <= target:
+                lo, c_lo = hi - step, c
+                break
+            hi, c_hi = hi - step, c
+            step <<= 1
+    while hi - lo > 1:
+        mid = (lo + hi) >> 1
+        cm = _cdf_at(mid, wts, mu, inv, sig_lut)
+        if cm <= target:
+            lo, c_lo = mid, cm
+        else:
+            hi, c_hi = mid, cm
+    return lo, c_lo, c_hi
+
+
+@njit(cache=True, nogil=True)
 def _scratch(cfg, w1, wo):
     """Per-tile work buffers for _forward / _mixture and the adaptive stage's statistics."""
     nh = w1.shape[1]
@@ -307,16 +347,7 @@ def _decode_kernel(data, h, w, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, 
             for ch in range(c):
                 _predict(pad, y, x, ch, r, c, cfg, out, exp_lut, invs_lut, scale_lut, wts, mu, inv, scl,
                          shift, stats, lms, errs, feat, memo)
-                target = dec_target(state, data, PRECISION)
-                lo, hi = 0, 256
-                c_lo, c_hi = np.int64(0), np.int64(_TOTAL)
-                while hi - lo > 1:
-                    mid = (lo + hi) >> 1
-                    cm = _cdf_at(mid, wts, mu, inv, sig_lut)
-                    if cm <= target:
-                        lo, c_lo = mid, cm
-                    else:
-                        hi, c_hi = mid, cm
+                lo, c_lo, c_hi = _search(dec_target(state, data, PRECISION), wts, mu, inv, sig_lut)
                 dec_consume(state, data, c_lo, c_hi, PRECISION)
                 pad[y + r, x + r, ch] = lo - 128
                 img[y, x, ch] = lo
