@@ -327,5 +327,5 @@ def test_benchmark_runs_and_reports_every_coder(capsys):
 
     main(["-n", "3000", "--repeat", "1"])
     out = capsys.readouterr().out
-    assert "| constriction 0.5, from float probs | " in out
-    assert out.count("| lcodec P=24") == 3 and "Coder alone" in out
+    assert "| constriction 0.5, from float64 probs | " in out and "| constriction 0.5, from float32 probs | " in out
+    assert out.count("| lcodec P=24") == 4 and "Coder alone" in out and "Reading the float64 probabilities" in out
