@@ -2,8 +2,9 @@
 
 An image is cut into T x T tiles coded independently (FORMAT.md), so memory stays proportional to a tile per
 worker thread and tiles run in parallel threads (the Numba kernels release the GIL). For each plane group of
-each tile the encoder keeps the smallest of the learned payload and the fallback payloads, so a file is never
-much larger than its best path.
+each tile the encoder keeps the smallest of the learned payload and the fallback payloads (LZMA, the slow one,
+only where DEFLATE came within `fallback.LZMA_REACH` of the learned payload), so a file is never much larger than
+its best path.
 
 Tile size. A tile's first rows and columns lose the context outside it (and an adaptive model restarts its
 state). Measured as the model's Σ −log2 q over Kodak images coded whole vs in T x T tiles: model rgb-v0 (24
@@ -29,7 +30,7 @@ from PIL import Image
 
 from lcodec import container
 from lcodec import fallback as _fallback
-from lcodec.container import CONSTANT, DEFAULT_MAX_PIXELS, LEARNED, MODE_BY_NAME
+from lcodec.container import DEFAULT_MAX_PIXELS, LEARNED, MODE_BY_NAME
 from lcodec.errors import ChecksumError, FormatError, InvalidInputError, LimitError, UnknownModelError
 
 LEARNED_TILE = 512
@@ -167,11 +168,16 @@ class Compressor:
                 plane = planes[y0:y1, x0:x1, c0 : c0 + c]
                 c0 += c
                 use_model = g == 0 and net is not None
-                best = _fallback.encode(plane, bits) if self.fallback or not use_model else None
-                if use_model and (best is None or best[0] != CONSTANT):
+                best = _fallback.constant(plane, bits) if self.fallback or not use_model else None
+                if best is None and use_model:
                     payload, _ = _codec().encode_tile(net, np.ascontiguousarray(plane))
-                    if best is None or len(payload) <= len(best[1]):
-                        best = (LEARNED, payload)
+                    best = (LEARNED, payload)
+                    if self.fallback:
+                        other = _fallback.encode(plane, bits, target=len(payload))
+                        if len(other[1]) < len(payload):
+                            best = other
+                elif best is None:
+                    best = _fallback.encode(plane, bits)
                 out.append(best)
             return out
 
