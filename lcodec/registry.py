@@ -19,13 +19,15 @@ MODELS = {
     'gray-v0': ('gray-v0-11aa0efd.npz', '11aa0efdb8f1ccf6ddcbe4c3d99e93a955515d624c566fd3e00929f8831da19c'),
     'gray-v0.1': ('gray-v0.1-5a23ee2b.npz', '5a23ee2b24c7466643d692f11249619d1864b7b7c796c9e707b34e41d967b1f0'),
     'gray-v1': ('gray-v1-5b1a3191.npz', '5b1a3191d95d48a4715602b5e101bb41070e01315db4ea437b7466003a7bc969'),
+    'gray-v2': ('gray-v2-0bb6e74b.npz', '0bb6e74b26073284a73f4c9cf0ff5e6b32bbbb9e7c759004bf95ae9a62a2dafb'),
     'rgb-v0': ('rgb-v0-8957044f.npz', '8957044fbe05ecffccbe622633939a912f66c15589636559dca5bbcff981d286'),
     'rgb-v0.1': ('rgb-v0.1-70b353af.npz', '70b353af620bf92f3ca903a35512107671e481e39713f409dbd82cd610e0d50a'),
     'rgb-v1': ('rgb-v1-4f13f3b7.npz', '4f13f3b7273c5904aec365c21fb9c40c778f831d4b26d88e96c23ea1ee858ec7'),
+    'rgb-v2': ('rgb-v2-f2d121bc.npz', 'f2d121bc5e625697a0be1ca76596d6ddb08928d8094331339549bee42c97b21c'),
 }
 DEFAULT_MODELS = {
-    'gray': 'gray-v1',
-    'rgb': 'rgb-v1',
+    'gray': 'gray-v2',
+    'rgb': 'rgb-v2',
 }
 # END MODELS
 

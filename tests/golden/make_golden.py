@@ -29,8 +29,11 @@ def cases(shared_data):
     rgb = photo(shared_data, 20, 24, index=15, y=100, x=400)
     const_alpha = np.dstack([np.asarray(rgb), np.full((20, 24), 255, np.uint8)])
     return {
+        # the default models, and the first released ones (their files must decode for ever)
         "rgb-learned": (rgb, {"fallback": False, "tile": 16}),
         "gray-learned": (rgb.convert("L"), {"fallback": False, "tile": 16}),
+        "rgb-learned-v1": (rgb, {"fallback": False, "tile": 16, "model": "rgb-v1"}),
+        "gray-learned-v1": (rgb.convert("L"), {"fallback": False, "tile": 16, "model": "gray-v1"}),
         "rgba-const-alpha": (Image.fromarray(const_alpha), {"fallback": False}),
         "la-alpha": (in_mode(rgb, "LA"), {"learned": False}),
         "p-transparency": (in_mode(rgb, "P"), {}),
