@@ -3,7 +3,7 @@
 An image is cut into T x T tiles coded independently (FORMAT.md), so memory stays proportional to a tile per
 worker thread and tiles run in parallel threads (the Numba kernels release the GIL). For each plane group of
 each tile the encoder keeps the smallest of the learned payload and the fallback payloads (LZMA, the slow one,
-only where DEFLATE came within `fallback.LZMA_REACH` of the learned payload), so a file is never much larger than
+only where a quick DEFLATE came within `fallback.REACH` of the learned payload), so a file is never much larger than
 its best path.
 
 Tile size. A tile's first rows and columns lose the context outside it (and an adaptive model restarts its

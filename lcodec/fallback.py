@@ -17,9 +17,10 @@ from lcodec.container import CONSTANT, DEFLATE, LZMA
 from lcodec.errors import FormatError
 
 LZMA_FILTERS = ({"id": lzma.FILTER_LZMA2, "preset": 9, "dict_size": 1 << 22},)
-# LZMA beats DEFLATE by ~10 % on photos and rarely by more than a quarter elsewhere: it is tried only when
-# DEFLATE comes within this factor of the payload to beat (it costs more time than the rest of the fallback).
-LZMA_REACH = 1.3
+# The slow candidates (DEFLATE level 9, LZMA) are tried only when a faster one came within this factor of the
+# payload to beat: on photos LZMA gains ~10 % over DEFLATE and level 9 little or nothing over level 1, so a
+# candidate more than 1.3 times the learned payload away leaves the fallback no chance (and costs ~0.3 s a tile).
+REACH = 1.3
 _N_FILTERS = 5  # PNG filter types 0..4: None, Sub, Up, Average, Paeth
 
 
@@ -66,17 +67,37 @@ def _serialise(filtered, choice):
     return out.tobytes()
 
 
+@njit(cache=True, nogil=True)
+def _row_costs(filtered):
+    """(5, h) sums of |filtered byte as int8| per filtering and row: libpng's heuristic for choosing a filter."""
+    n_f, h, n = filtered.shape
+    out = np.zeros((n_f, h), np.int64)
+    for k in range(n_f):
+        for y in range(h):
+            acc = 0
+            for i in range(n):
+                v = np.int64(filtered[k, y, i])
+                acc += v if v < 128 else 256 - v
+            out[k, y] = acc
+    return out
+
+
 def _candidates(rows, bpp, target):
-    """DEFLATE over both filterings, then LZMA (the costly one) over the filtering DEFLATE liked best, unless
-    DEFLATE ended more than LZMA_REACH times the size to beat (target) away: then LZMA would not win either."""
+    """A quick DEFLATE (level 1) over the per-row filtering first; unless it ended more than REACH times the size to
+    beat (target) away, DEFLATE level 9 over that and the unfiltered rows, then LZMA (the costly one) over the
+    filtering DEFLATE liked best if that is still within reach."""
     filtered = _filtered(rows, bpp)
     h = rows.shape[0]
-    cost = np.abs(filtered.view(np.int8).astype(np.int32)).sum(axis=2)
-    streams = [_serialise(filtered, np.zeros(h, np.intp)), _serialise(filtered, cost.argmin(axis=0))]
+    per_row = _serialise(filtered, _row_costs(filtered).argmin(axis=0))
+    quick = zlib.compress(per_row, 1)
+    yield DEFLATE, quick
+    if target is not None and len(quick) > REACH * target:
+        return
+    streams = [_serialise(filtered, np.zeros(h, np.intp)), per_row]
     deflated = [zlib.compress(s, 9) for s in streams]
     best = int(len(deflated[1]) < len(deflated[0]))
     yield DEFLATE, deflated[best]
-    if target is None or len(deflated[best]) <= LZMA_REACH * target:
+    if target is None or len(deflated[best]) <= REACH * target:
         yield LZMA, lzma.compress(streams[best], format=lzma.FORMAT_RAW, filters=LZMA_FILTERS)
 
 
@@ -91,7 +112,7 @@ def constant(plane, bits):
 
 def encode(plane, bits, target=None):
     """(method, payload) of a (h, w, c) plane group, the smallest of the fallback methods. target: the size of
-    another payload it must beat (the learned one), which lets it skip LZMA where that cannot happen."""
+    another payload it must beat (the learned one), which lets it skip the slow methods where they cannot."""
     const = constant(plane, bits)
     if const is not None:
         return const

@@ -88,17 +88,18 @@ def test_graphics_take_the_fallback_and_are_never_much_larger(models):
     assert np.array_equal(lcodec.decompress(data), img)
 
 
-def test_lzma_is_tried_only_where_it_could_win(shared_data):
-    """LZMA is skipped when DEFLATE ends more than LZMA_REACH times the payload to beat; otherwise the smaller wins."""
+def test_slow_fallbacks_are_tried_only_where_they_could_win(shared_data):
+    """Beyond a quick DEFLATE, the fallback stops when that ended more than REACH times the payload to beat away;
+    otherwise it tries the rest and the smallest wins, as without a target."""
     from lcodec import fallback
 
     plane = np.asarray(photo(shared_data, 64, 80))
     free = fallback.encode(plane, 8)
-    deflate = fallback.encode(plane, 8, target=1)  # nothing could beat one byte: DEFLATE only
-    assert deflate[0] == container.DEFLATE and len(free[1]) <= len(deflate[1])
-    near = fallback.encode(plane, 8, target=int(len(deflate[1]) / fallback.LZMA_REACH) + 1)
-    assert near == free  # within reach: LZMA tried, the smallest kept
-    assert np.array_equal(fallback.decode(*deflate, 64, 80, 3, 8), plane)
+    quick = fallback.encode(plane, 8, target=1)  # nothing could beat one byte: the quick DEFLATE only
+    assert quick[0] == container.DEFLATE and len(free[1]) <= len(quick[1])
+    near = fallback.encode(plane, 8, target=int(len(quick[1]) / fallback.REACH) + 1)
+    assert near == free  # within reach: every method tried, the smallest kept
+    assert np.array_equal(fallback.decode(*quick, 64, 80, 3, 8), plane)
 
 
 def test_constant_alpha_costs_a_few_bytes(shared_data):
