@@ -1,10 +1,10 @@
 """Autoregressive coding of one tile with an integer PixelCNN: the Numba kernels and their Python entry points.
 
-Encoder and decoder run the same per-pixel kernel (`_forward`, `_mixture`, `_cdf_at`) in raster order, so they
+Encoder and decoder run the same per-pixel kernel (`_forward`, `_predict`, `_cdf_at`) in raster order, so they
 compute identical integer CDFs; the decoder finds each symbol by searching C(v) outwards from the predicted mean
-(`_search`, ~4 evaluations) instead of building the 257-entry CDF. The fixed-point format is documented in `lcodec.nn`, whose NumPy reference
-(`reference_cdfs`) the tests hold these kernels to. The network, the CDF and the tile loops stay in this one
-file because Numba's cache only notices edits to a function's own file.
+(`_search`, ~4 evaluations) instead of building the 257-entry CDF. The fixed-point format is documented in
+`lcodec.nn`, whose NumPy reference (`reference_cdfs`) the tests hold these kernels to. The network, the CDF and
+the tile loops stay in this one file because Numba's cache only notices edits to a function's own file.
 """
 
 import math

@@ -34,10 +34,10 @@ n == 0). The scale context is the same (channel, mad bucket) or, when cfg[CFG_ER
 plus clamp(bit_length((g << 6) // (q + 1)) - 3, 0, m - 1): the octave of the neighbours' error energy
 g = |e_left| + |e_up| + ((|e_upright| + |e_upleft|) >> 1) + |e of the previous channel| over what the model's
 mad expects of it, q = 3 mad (4 mad for G and B). Its decayed sums E (|e - bias|) and M (mad) give
-rf = clamp((M << 16) // E, 2**15, 2**17) (2**16 while E == 0). A sign-sign
-LMS per channel then predicts the bias from f = (cb, e_left, e_up, e_upright, e_upleft, e of the previous channel
-of this pixel) (errors e of the same channel, 0 outside the tile / for R): bias = clamp((sum lms_i f_i) >> 12,
-+-2**16), weights starting at LMS_INIT. Then mu_k += bias (clamped to [MU_MIN, MU_MAX]) and inv_s_k =
+rf = clamp((M << 16) // E, 2**15, 2**17) (2**16 while E == 0). A sign-sign LMS per channel then predicts the
+bias from f = (cb, e_left, e_up, e_upright, e_upleft, e of the previous channel of this pixel) (errors e of the
+same channel, 0 outside the tile / for R): bias = clamp((sum lms_i f_i) >> 12, +-2**16), weights starting at
+LMS_INIT. Then mu_k += bias (clamped to [MU_MIN, MU_MAX]) and inv_s_k =
 max((inv_s_k rf) >> 16, 1) before the CDF. After coding x: each sum S += value - (S >> d), and
 lms_i += LMS_STEP sign(e - bias) sign(f_i), clamped to +-2**16.
 """
@@ -332,7 +332,8 @@ def reference_adapt(net, wts, mu, inv, scl, img):
                 bias_stats[key] = (n + COUNT_ONE - (n >> shift), b_sum + e - (b_sum >> shift))
                 scale_stats[skey] = (e_sum + abs(e - bias) - (e_sum >> shift), m_sum + mad - (m_sum >> shift))
                 s = sign(e - bias)
-                lms[ch] = [min(max(li + LMS_STEP * s * sign(fi), -LMS_CLAMP), LMS_CLAMP) for li, fi in zip(lms[ch], feat)]
+                lms[ch] = [min(max(li + LMS_STEP * s * sign(fi), -LMS_CLAMP), LMS_CLAMP)
+                           for li, fi in zip(lms[ch], feat)]
     return mu, inv
 
 

@@ -145,7 +145,7 @@ def parse_args(argv=None):
     p.add_argument("--steps", type=int, default=None, help="step budget (the schedule uses whichever ends first)")
     p.add_argument("--resume", action="store_true", help="continue from <out>/ckpt.pt")
     p.add_argument("--init-from", type=Path, default=None,
-                   help="warm start from a smaller checkpoint (see models.model.grow_from); fresh optimizer and schedule")
+                   help="warm start from a smaller checkpoint (models.model.grow_from); fresh optimizer and schedule")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--kernel", type=int, default=7)
     p.add_argument("--hidden", type=int, default=None, help="default: the preset's")
@@ -162,6 +162,8 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if args.minutes is None and args.steps is None:
         p.error("give a budget: --minutes and/or --steps")
+    if args.init_from is not None and not args.init_from.is_file():
+        p.error(f"--init-from: no checkpoint at {args.init_from}")
     return args
 
 

@@ -117,6 +117,20 @@ def test_cdf_invariants_on_extreme_outputs(seed):
                                                   nn.MU_MIN, nn.MU_MAX), inv_a * 2, codec.PRECISION))
 
 
+@pytest.mark.parametrize("channels", [3, 1])
+@pytest.mark.parametrize("seed,extreme,adapt,n_err", [(0, True, 0, 0), (1, True, 3, 10), (2, False, 4, 10)])
+def test_decoder_search_round_trips_on_random_nets(channels, seed, extreme, adapt, n_err):
+    """The decoder's outward search (codec._search) finds every symbol, also where the predicted mean sits at a
+    clamp far outside 0..255 or the distribution is a spike: round trips on random and extreme networks."""
+    net = random_net(channels, seed, extreme=extreme, kernel=3, hidden=8, adapt=adapt, n_err=n_err)
+    rng = np.random.default_rng(seed)
+    tile = rng.integers(0, 256, (11, 13, channels), dtype=np.uint8)
+    tile[:3] = 0
+    tile[-3:] = 255
+    data, _ = codec.encode_tile(net, tile)
+    np.testing.assert_array_equal(codec.decode_tile(net, data, 11, 13), tile)
+
+
 def test_causality(shared_data):
     """Changing sub-pixel t leaves the CDFs of every sub-pixel up to t unchanged (and changes later ones),
     with the adaptive stage on."""
