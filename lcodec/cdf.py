@@ -15,15 +15,19 @@ from lcodec.coder import (
     DEC_STATE_SIZE,
     DEFAULT_PRECISION,
     ENC_STATE_SIZE,
+    _dec_load,
+    _dec_step,
+    _dec_store,
+    _dec_target,
+    _enc_load,
+    _enc_step,
+    _enc_store,
     check_precision,
     check_symbols,
-    dec_consume,
     dec_finish,
     dec_init,
-    dec_target,
     enc_finish,
     enc_init,
-    enc_put,
     max_encoded_size,
 )
 from lcodec.errors import FormatError, InvalidInputError
@@ -206,17 +210,21 @@ def _encode_rows(symbols, x, precision, logits, buf):
     fi = f.view(np.int64)
     state = np.zeros(ENC_STATE_SIZE, np.uint64)
     enc_init(state)
+    low, rng, cache, pending, carry, pos, started = _enc_load(state)
     for i in range(x.shape[0]):
         ok, acc = _quantize_row(x[i], precision, logits, w, f)
         if not ok:
             return 0, i
         m, left = _leftover(f, precision, acc)
         s = symbols[i]
-        low = np.int64(0)
+        c_low = np.int64(0)
         for j in range(s):
-            low += fi[j] - (_MAGIC_BITS - 1)
-        high = low + (fi[s] - (_MAGIC_BITS - 1)) + (left if s + 1 > m else np.int64(0))
-        enc_put(state, buf, low + (left if s > m else np.int64(0)), high, precision)
+            c_low += fi[j] - (_MAGIC_BITS - 1)
+        c_high = c_low + (fi[s] - (_MAGIC_BITS - 1)) + (left if s + 1 > m else np.int64(0))
+        low, rng, cache, pending, carry, pos, started = _enc_step(
+            low, rng, cache, pending, carry, pos, started, buf, c_low + (left if s > m else np.int64(0)), c_high,
+            precision)
+    _enc_store(state, low, rng, cache, pending, carry, pos, started)
     return enc_finish(state, buf), -1
 
 
@@ -229,15 +237,17 @@ def _decode_rows(data, x, precision, logits, out):
     fi = f.view(np.int64)
     state = np.zeros(DEC_STATE_SIZE, np.uint64)
     dec_init(state, data)
+    code, rng, pos, error = _dec_load(state)
     for i in range(x.shape[0]):
         ok, acc = _quantize_row(x[i], precision, logits, w, f)
         if not ok:
             return False, i
         m, left = _leftover(f, precision, acc)
-        s, c_low = _last_at_most(f, dec_target(state, data, precision), m, left)
+        s, c_low = _last_at_most(f, _dec_target(code, rng, precision), m, left)
         c_high = c_low + (fi[s] - (_MAGIC_BITS - 1)) + (left if s == m else np.int64(0))
-        dec_consume(state, data, c_low, c_high, precision)
+        code, rng, pos, error = _dec_step(code, rng, pos, error, data, c_low, c_high, precision)
         out[i] = s
+    _dec_store(state, code, rng, pos, error)
     return dec_finish(state, data), -1
 
 
