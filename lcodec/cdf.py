@@ -65,10 +65,11 @@ _BLOCK = 16
 
 
 @njit(cache=True, nogil=True)
-def _counts(w, precision, f):
+def _counts(w, precision, f, bs):
     """Fill f (K floats) with the counts of nonnegative weights w, each stored as count - 1 + 2**52 (read
-    them as int64 minus _MAGIC_BITS - 1); return (ok, sum of the counts). ok is False if w has a negative,
-    NaN or infinite entry or sums to zero (or so near it, below 1e-298, that the scale overflows)."""
+    them as int64 minus _MAGIC_BITS - 1), and bs with the sums of the counts in blocks of _BLOCK symbols;
+    return (ok, sum of the counts). ok is False if w has a negative, NaN or infinite entry or sums to zero
+    (or so near it, below 1e-298, that the scale overflows)."""
     k = w.shape[0]
     total = _sum8(w)  # NaN and inf entries make it NaN or inf
     scale = ((np.int64(1) << precision) - k) / total if total > 0.0 else math.inf
@@ -83,23 +84,37 @@ def _counts(w, precision, f):
         return False, np.int64(0)
     fi = f.view(np.int64)
     acc = np.int64(0)
-    for j in range(k):
-        acc += fi[j] - (_MAGIC_BITS - 1)
+    for b in range(bs.shape[0]):
+        t = np.int64(0)
+        for j in range(b * _BLOCK, min(b * _BLOCK + _BLOCK, k)):
+            t += fi[j] - (_MAGIC_BITS - 1)
+        bs[b] = t
+        acc += t
     return True, acc
 
 
 @njit(cache=True, nogil=True)
-def _last_at_most(f, target, m, left):
+def _prefix(f, bs, s):
+    """The sum of the first s counts in f, from the block sums bs and at most _BLOCK - 1 single counts."""
+    fi = f.view(np.int64)
+    total = np.int64(0)
+    for b in range(s // _BLOCK):
+        total += bs[b]
+    for j in range(s - s % _BLOCK, s):
+        total += fi[j] - (_MAGIC_BITS - 1)
+    return total
+
+
+@njit(cache=True, nogil=True)
+def _last_at_most(f, bs, target, m, left):
     """(j, C(j)) for the largest j < K with C(j) <= target, where C(j) is the sum of the first j counts in f
-    (from _counts) plus left if j > m. Whole blocks are skipped by their (vectorised) sums."""
+    (from _counts) plus left if j > m. Whole blocks are skipped by their sums bs."""
     fi = f.view(np.int64)
     k = f.shape[0]
     j = 0
     base = np.int64(0)
     while j + _BLOCK < k:
-        nxt = base
-        for i in range(j, j + _BLOCK):
-            nxt += fi[i] - (_MAGIC_BITS - 1)
+        nxt = base + bs[j // _BLOCK]
         if nxt + (left if j + _BLOCK > m else np.int64(0)) > target:
             break
         base = nxt
@@ -114,11 +129,11 @@ def _last_at_most(f, target, m, left):
 
 
 @njit(cache=True, nogil=True)
-def _leftover(f, precision, acc):
+def _leftover(f, bs, precision, acc):
     """(m, left): the fewer than K counts left over by the floors go to symbol m, the one holding the
     median (it only has to be deterministic: at the default precision the recipient makes no measurable
     difference)."""
-    m, _ = _last_at_most(f, acc >> 1, f.shape[0], np.int64(0))
+    m, _ = _last_at_most(f, bs, acc >> 1, f.shape[0], np.int64(0))
     return m, (np.int64(1) << precision) - acc
 
 
@@ -177,13 +192,13 @@ def _exp_weights(x, w):
 
 
 @njit(cache=True, nogil=True)
-def _quantize_row(x, precision, logits, w, f):
-    """_counts of one row (probabilities or logits) into f. w: scratch of K floats."""
+def _quantize_row(x, precision, logits, w, f, bs):
+    """_counts of one row (probabilities or logits) into f and bs. w: scratch of K floats."""
     if not logits:
-        return _counts(x, precision, f)
+        return _counts(x, precision, f, bs)
     if not _exp_weights(x, w):
         return False, np.int64(0)
-    return _counts(w, precision, f)
+    return _counts(w, precision, f, bs)
 
 
 @njit(cache=True, nogil=True)
@@ -208,18 +223,17 @@ def _encode_rows(symbols, x, precision, logits, buf):
     w = np.empty(k)
     f = np.empty(k)
     fi = f.view(np.int64)
+    bs = np.empty((k + _BLOCK - 1) // _BLOCK, np.int64)
     state = np.zeros(ENC_STATE_SIZE, np.uint64)
     enc_init(state)
     low, rng, cache, pending, carry, pos, started = _enc_load(state)
     for i in range(x.shape[0]):
-        ok, acc = _quantize_row(x[i], precision, logits, w, f)
+        ok, acc = _quantize_row(x[i], precision, logits, w, f, bs)
         if not ok:
             return 0, i
-        m, left = _leftover(f, precision, acc)
+        m, left = _leftover(f, bs, precision, acc)
         s = symbols[i]
-        c_low = np.int64(0)
-        for j in range(s):
-            c_low += fi[j] - (_MAGIC_BITS - 1)
+        c_low = _prefix(f, bs, s)
         c_high = c_low + (fi[s] - (_MAGIC_BITS - 1)) + (left if s + 1 > m else np.int64(0))
         low, rng, cache, pending, carry, pos, started = _enc_step(
             low, rng, cache, pending, carry, pos, started, buf, c_low + (left if s > m else np.int64(0)), c_high,
@@ -235,15 +249,16 @@ def _decode_rows(data, x, precision, logits, out):
     w = np.empty(k)
     f = np.empty(k)
     fi = f.view(np.int64)
+    bs = np.empty((k + _BLOCK - 1) // _BLOCK, np.int64)
     state = np.zeros(DEC_STATE_SIZE, np.uint64)
     dec_init(state, data)
     code, rng, pos, error = _dec_load(state)
     for i in range(x.shape[0]):
-        ok, acc = _quantize_row(x[i], precision, logits, w, f)
+        ok, acc = _quantize_row(x[i], precision, logits, w, f, bs)
         if not ok:
             return False, i
-        m, left = _leftover(f, precision, acc)
-        s, c_low = _last_at_most(f, _dec_target(code, rng, precision), m, left)
+        m, left = _leftover(f, bs, precision, acc)
+        s, c_low = _last_at_most(f, bs, _dec_target(code, rng, precision), m, left)
         c_high = c_low + (fi[s] - (_MAGIC_BITS - 1)) + (left if s == m else np.int64(0))
         code, rng, pos, error = _dec_step(code, rng, pos, error, data, c_low, c_high, precision)
         out[i] = s
