@@ -313,21 +313,24 @@ def search_cdf_fn(cdf_fn, params, target, n_symbols, precision):
 
 
 @njit(cache=True, nogil=True)
-def _encode_table(symbols, cdfs, precision, buf):
+def _encode_table(symbols, cdfs, index, precision, buf):
+    """Symbol i under CDF row i, or row index[i] when index is an array (None: Numba compiles that away)."""
     state = np.zeros(ENC_STATE_SIZE, np.uint64)
     enc_init(state)
     low, rng, cache, pending, carry, pos, started = _enc_load(state)
     for i in range(symbols.shape[0]):
         s = symbols[i]
+        row = i if index is None else index[i]
         low, rng, cache, pending, carry, pos, started = _enc_step(
-            low, rng, cache, pending, carry, pos, started, buf, cdfs[i, s], cdfs[i, s + 1], precision)
+            low, rng, cache, pending, carry, pos, started, buf, cdfs[row, s], cdfs[row, s + 1], precision)
     _enc_store(state, low, rng, cache, pending, carry, pos, started)
     return enc_finish(state, buf)
 
 
 @njit(cache=True, nogil=True)
-def _decode_table(data, cdfs, precision, out, lookahead):
-    """Decode into out; returns (dec_finish's verdict, a sum of prefetched entries to keep those loads)."""
+def _decode_table(data, cdfs, index, precision, out, lookahead):
+    """Decode into out (row i, or index[i], as in _encode_table); returns (dec_finish's verdict, a sum of
+    prefetched entries to keep those loads)."""
     state = np.zeros(DEC_STATE_SIZE, np.uint64)
     dec_init(state, data)
     code, rng, pos, error = _dec_load(state)
@@ -338,11 +341,12 @@ def _decode_table(data, cdfs, precision, out, lookahead):
     # one that stays in cache, hence 0 there.
     stride = max(_CACHE_LINE // cdfs.itemsize, k1 // 32)
     touched = np.int64(0)
-    for i in range(n):
-        if lookahead and i + lookahead < n:
+    for i in range(out.shape[0]):
+        if lookahead and i + lookahead < n:  # lookahead is 0 with an index
             for j in range(0, k1, stride):
                 touched += np.int64(cdfs[i + lookahead, j])
-        s, c_low, c_high = search_cdf(cdfs[i], _dec_target(code, rng, precision))
+        row = i if index is None else index[i]
+        s, c_low, c_high = search_cdf(cdfs[row], _dec_target(code, rng, precision))
         code, rng, pos, error = _dec_step(code, rng, pos, error, data, c_low, c_high, precision)
         out[i] = s
     _dec_store(state, code, rng, pos, error)
@@ -411,38 +415,60 @@ def check_symbols(symbols, n, k):
     return symbols
 
 
-def encode(symbols, cdfs, precision=DEFAULT_PRECISION, *, validate=True):
-    """Encode symbols[i] under CDF row cdfs[i] (each row 0 = C(0) < ... < C(K) = 2**precision).
+def _check_index(index, cdfs):
+    """(index as int64 or None, number of symbols): every index must name a row of cdfs."""
+    if index is None:
+        return None, cdfs.shape[0]
+    index = np.asarray(index)
+    if index.ndim != 1:
+        raise InvalidInputError(f"index must be one-dimensional, got shape {index.shape}")
+    if index.size and not np.issubdtype(index.dtype, np.integer):
+        raise InvalidInputError(f"index must be integers, got {index.dtype}")
+    index = index.astype(np.int64, copy=False)
+    bad = np.flatnonzero((index < 0) | (index >= cdfs.shape[0]))
+    if bad.size:
+        raise InvalidInputError(f"index[{bad[0]}] = {index[bad[0]]} is out of range 0..{cdfs.shape[0] - 1}")
+    return index, index.shape[0]
+
+
+def encode(symbols, cdfs, precision=DEFAULT_PRECISION, *, index=None, validate=True):
+    """Encode symbols[i] under CDF row cdfs[i] (each row 0 = C(0) < ... < C(K) = 2**precision), or under
+    cdfs[index[i]] when index is given: a few shared rows (say, one per quantised scale of a hyperprior
+    model) instead of a row per symbol; the bytes equal those of encode(symbols, cdfs[index]).
 
     validate=False skips the per-row CDF check (it reads the whole table, which costs more than coding);
     use it only for tables known to be valid, such as `lcodec.cdf.quantize` output.
     """
     cdfs, precision = _check_table(cdfs, precision, validate)
-    symbols = check_symbols(symbols, cdfs.shape[0], cdfs.shape[1] - 1)
-    buf = np.empty(max_encoded_size(symbols.shape[0], precision), np.uint8)
+    index, n = _check_index(index, cdfs)
+    symbols = check_symbols(symbols, n, cdfs.shape[1] - 1)
+    buf = np.empty(max_encoded_size(n, precision), np.uint8)
     with np.errstate(over="ignore"):  # uint64 wrap-around is intended (pure-Python runs warn otherwise)
-        n = _encode_table(symbols, cdfs, precision, buf)
-    return buf[:n].tobytes()
+        nbytes = _encode_table(symbols, cdfs, index, precision, buf)
+    return buf[:nbytes].tobytes()
 
 
-def decode(data, cdfs, precision=DEFAULT_PRECISION, *, validate=True):
-    """Decode len(cdfs) symbols; FormatError if data is not a stream `encode` wrote for these CDFs."""
+def decode(data, cdfs, precision=DEFAULT_PRECISION, *, index=None, validate=True):
+    """Decode len(cdfs) symbols (len(index) with an index, as in `encode`); FormatError if data is not a
+    stream `encode` wrote for these CDFs."""
     cdfs, precision = _check_table(cdfs, precision, validate)
+    index, n = _check_index(index, cdfs)
     data = np.frombuffer(data, np.uint8)
-    out = np.empty(cdfs.shape[0], np.int64)
+    out = np.empty(n, np.int64)
     with np.errstate(over="ignore"):
         span = abs(cdfs.strides[0]) * cdfs.shape[0]  # 0 for one row broadcast to every symbol
-        lookahead = _LOOKAHEAD if span > _LOOKAHEAD_MIN_BYTES else 0
-        ok, _ = _decode_table(data, cdfs, precision, out, lookahead)
+        lookahead = _LOOKAHEAD if index is None and span > _LOOKAHEAD_MIN_BYTES else 0
+        ok, _ = _decode_table(data, cdfs, index, precision, out, lookahead)
     if not ok:
         raise FormatError("range-coded data is corrupt or does not match the CDFs")
     return out
 
 
-def cost_bits(symbols, cdfs, precision=DEFAULT_PRECISION, *, validate=True):
+def cost_bits(symbols, cdfs, precision=DEFAULT_PRECISION, *, index=None, validate=True):
     """Information content sum(-log2 q(symbols[i])) under the integer CDFs: the bound `encode` meets."""
     cdfs, precision = _check_table(cdfs, precision, validate)
-    symbols = check_symbols(symbols, cdfs.shape[0], cdfs.shape[1] - 1)
-    rows = np.arange(symbols.shape[0])
+    index, n = _check_index(index, cdfs)
+    symbols = check_symbols(symbols, n, cdfs.shape[1] - 1)
+    rows = np.arange(n) if index is None else index
     counts = cdfs[rows, symbols + 1].astype(np.int64) - cdfs[rows, symbols].astype(np.int64)
-    return float(precision * symbols.shape[0] - np.log2(counts).sum())
+    return float(precision * n - np.log2(counts).sum())

@@ -249,6 +249,38 @@ def test_invalid_input_is_rejected(cdf, symbols, precision, message):
     assert str(exc.value) == message
 
 
+def test_an_index_into_shared_rows_codes_like_the_expanded_table():
+    rng = np.random.default_rng(11)
+    table = np.stack([random_cdf(rng, 256, 24, skew=float(i % 3)) for i in range(64)])
+    index = rng.integers(0, 64, 20000)
+    symbols = sample(rng, table[index])
+    data = coder.encode(symbols, table, index=index)
+    assert data == coder.encode(symbols, table[index])
+    assert np.array_equal(coder.decode(data, table, index=index), symbols)
+    assert coder.cost_bits(symbols, table, index=index) == coder.cost_bits(symbols, table[index])
+    with pytest.raises(FormatError):  # the same stream read through a different index
+        coder.decode(data, table, index=(index + 1) % 64)
+
+
+@pytest.mark.parametrize("index, message", [
+    (np.array([0, 2]), r"index\[1\] = 2 is out of range 0..1"),
+    (np.array([-1, 0]), r"index\[0\] = -1 is out of range"),
+    (np.zeros((2, 1), np.int64), "one-dimensional"),
+    (np.array([0.0, 1.0]), "must be integers"),
+])
+def test_a_bad_index_is_rejected(index, message):
+    table = np.array([[0, 8, 16], [0, 1, 16]])
+    with pytest.raises(InvalidInputError, match=message):
+        coder.encode([0, 1], table, 4, index=index)
+    with pytest.raises(InvalidInputError, match=message):
+        coder.decode(b"\x12", table, 4, index=index)
+
+
+def test_symbols_must_match_the_index_length():
+    with pytest.raises(InvalidInputError, match=r"symbols must have shape \(3,\)"):
+        coder.encode([0, 1], np.array([[0, 8, 16]]), 4, index=[0, 0, 0])
+
+
 def test_decode_validates_cdfs_too():
     with pytest.raises(InvalidInputError, match="not strictly increasing"):
         coder.decode(b"\x12", np.array([[0, 8, 8, 16]]), 4)
@@ -328,4 +360,4 @@ def test_benchmark_runs_and_reports_every_coder(capsys):
     main(["-n", "3000", "--repeat", "1"])
     out = capsys.readouterr().out
     assert "| constriction 0.5, from float64 probs | " in out and "| constriction 0.5, from float32 probs | " in out
-    assert out.count("| lcodec P=24") == 4 and "Coder alone" in out and "Reading the float64 probabilities" in out
+    assert out.count("| lcodec P=24") == 4 and "Ready CDFs from 64 shared rows" in out and "Reading the float64 probabilities" in out
