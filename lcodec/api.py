@@ -170,7 +170,7 @@ class Compressor:
                 use_model = g == 0 and net is not None
                 best = _fallback.constant(plane, bits) if self.fallback or not use_model else None
                 if best is None and use_model:
-                    payload, _ = _codec().encode_tile(net, np.ascontiguousarray(plane))
+                    payload = _codec().encode_tile(net, np.ascontiguousarray(plane))
                     best = (LEARNED, payload)
                     if self.fallback:
                         other = _fallback.encode(plane, bits, target=len(payload))

@@ -15,19 +15,19 @@ from lcodec.coder import (
     DEC_STATE_SIZE,
     DEFAULT_PRECISION,
     ENC_STATE_SIZE,
-    _dec_load,
-    _dec_step,
-    _dec_store,
-    _dec_target,
-    _enc_load,
-    _enc_step,
-    _enc_store,
     check_precision,
     check_symbols,
     dec_finish,
     dec_init,
+    dec_load,
+    dec_step,
+    dec_store,
+    dec_target_of,
     enc_finish,
     enc_init,
+    enc_load,
+    enc_step,
+    enc_store,
     max_encoded_size,
 )
 from lcodec.errors import FormatError, InvalidInputError
@@ -226,7 +226,7 @@ def _encode_rows(symbols, x, precision, logits, buf):
     bs = np.empty((k + _BLOCK - 1) // _BLOCK, np.int64)
     state = np.zeros(ENC_STATE_SIZE, np.uint64)
     enc_init(state)
-    low, rng, cache, pending, carry, pos, started = _enc_load(state)
+    low, rng, cache, pending, carry, pos, started = enc_load(state)
     for i in range(x.shape[0]):
         ok, acc = _quantize_row(x[i], precision, logits, w, f, bs)
         if not ok:
@@ -235,10 +235,10 @@ def _encode_rows(symbols, x, precision, logits, buf):
         s = symbols[i]
         c_low = _prefix(f, bs, s)
         c_high = c_low + (fi[s] - (_MAGIC_BITS - 1)) + (left if s + 1 > m else np.int64(0))
-        low, rng, cache, pending, carry, pos, started = _enc_step(
+        low, rng, cache, pending, carry, pos, started = enc_step(
             low, rng, cache, pending, carry, pos, started, buf, c_low + (left if s > m else np.int64(0)), c_high,
             precision)
-    _enc_store(state, low, rng, cache, pending, carry, pos, started)
+    enc_store(state, low, rng, cache, pending, carry, pos, started)
     return enc_finish(state, buf), -1
 
 
@@ -252,17 +252,17 @@ def _decode_rows(data, x, precision, logits, out):
     bs = np.empty((k + _BLOCK - 1) // _BLOCK, np.int64)
     state = np.zeros(DEC_STATE_SIZE, np.uint64)
     dec_init(state, data)
-    code, rng, pos, error = _dec_load(state)
+    code, rng, pos, error = dec_load(state)
     for i in range(x.shape[0]):
         ok, acc = _quantize_row(x[i], precision, logits, w, f, bs)
         if not ok:
             return False, i
         m, left = _leftover(f, bs, precision, acc)
-        s, c_low = _last_at_most(f, bs, _dec_target(code, rng, precision), m, left)
+        s, c_low = _last_at_most(f, bs, dec_target_of(code, rng, precision), m, left)
         c_high = c_low + (fi[s] - (_MAGIC_BITS - 1)) + (left if s == m else np.int64(0))
-        code, rng, pos, error = _dec_step(code, rng, pos, error, data, c_low, c_high, precision)
+        code, rng, pos, error = dec_step(code, rng, pos, error, data, c_low, c_high, precision)
         out[i] = s
-    _dec_store(state, code, rng, pos, error)
+    dec_store(state, code, rng, pos, error)
     return dec_finish(state, data), -1
 
 

@@ -13,8 +13,8 @@ import numpy as np
 from numba import njit
 
 from lcodec.coder import (
-    DEC_STATE_SIZE, ENC_STATE_SIZE, dec_consume, dec_init, dec_target, enc_finish, enc_init, enc_put,
-    max_encoded_size,
+    DEC_STATE_SIZE, ENC_STATE_SIZE, dec_init, dec_load, dec_step, dec_target_of, enc_finish, enc_init, enc_load,
+    enc_step, enc_store, max_encoded_size,
 )
 from lcodec.errors import InvalidInputError
 from lcodec.nn import (
@@ -312,6 +312,8 @@ def _encode_kernel(tile, bits, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, 
     buf = np.empty(max_encoded_size(h * w * c, PRECISION), np.uint8)
     state = np.zeros(ENC_STATE_SIZE, np.uint64)
     enc_init(state)
+    low, rng, cache, pending, carry, pos, started = enc_load(state)
+    want_bits = bits.size > 0
     for y in range(h):
         for x in range(w):
             _forward(pad, y, x, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, so, win, acc, hid, oacc, out)
@@ -321,10 +323,13 @@ def _encode_kernel(tile, bits, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, 
                 v = np.int64(tile[y, x, ch])
                 lo = _cdf_at(v, wts, mu, inv, sig_lut)
                 hi = _cdf_at(v + 1, wts, mu, inv, sig_lut)
-                enc_put(state, buf, lo, hi, PRECISION)
-                bits[y, x, ch] = PRECISION - math.log2(hi - lo)
+                low, rng, cache, pending, carry, pos, started = enc_step(
+                    low, rng, cache, pending, carry, pos, started, buf, lo, hi, PRECISION)
+                if want_bits:
+                    bits[y, x, ch] = PRECISION - math.log2(hi - lo)
                 if shift:
                     _adapt_update(stats, lms, errs, y, x, ch, feat, memo, v, shift)
+    enc_store(state, low, rng, cache, pending, carry, pos, started)
     n = enc_finish(state, buf)
     return buf[:n].copy()
 
@@ -341,14 +346,15 @@ def _decode_kernel(data, h, w, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, 
     lms, errs, feat = _adapt_state(c, w)
     state = np.zeros(DEC_STATE_SIZE, np.uint64)
     dec_init(state, data)
+    code, rng, pos, error = dec_load(state)
     for y in range(h):
         for x in range(w):
             _forward(pad, y, x, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, so, win, acc, hid, oacc, out)
             for ch in range(c):
                 _predict(pad, y, x, ch, r, c, cfg, out, exp_lut, invs_lut, scale_lut, wts, mu, inv, scl,
                          shift, stats, lms, errs, feat, memo)
-                lo, c_lo, c_hi = _search(dec_target(state, data, PRECISION), wts, mu, inv, sig_lut)
-                dec_consume(state, data, c_lo, c_hi, PRECISION)
+                lo, c_lo, c_hi = _search(dec_target_of(code, rng, PRECISION), wts, mu, inv, sig_lut)
+                code, rng, pos, error = dec_step(code, rng, pos, error, data, c_lo, c_hi, PRECISION)
                 pad[y + r, x + r, ch] = lo - 128
                 img[y, x, ch] = lo
                 if shift:
@@ -380,11 +386,9 @@ def _cdf_table_kernel(tile, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, so,
 
 
 def encode_tile(net, tile):
-    """Code a uint8 tile (h, w, C) -> (stream bytes, model estimate in bits). Releases the GIL while coding."""
+    """Code a uint8 tile (h, w, C) -> stream bytes. Releases the GIL while coding."""
     tile = _check_tile(net, tile)
-    bits = np.empty(tile.shape, np.float64)
-    data = _encode_kernel(tile, bits, *net.kernel_args)
-    return data.tobytes(), float(bits.sum())
+    return _encode_kernel(tile, np.empty((0, 0, 0)), *net.kernel_args).tobytes()
 
 
 def decode_tile(net, data, h, w):
@@ -398,7 +402,8 @@ def decode_tile(net, data, h, w):
 
 
 def bits_map(net, tile):
-    """-log2 q (float64, (h, w, C)) of every sub-pixel under the integer model: what an ideal coder spends."""
+    """-log2 q (float64, (h, w, C)) of every sub-pixel under the integer model: what an ideal coder spends
+    (the encoder writes it only when given a full-size array)."""
     tile = _check_tile(net, tile)
     bits = np.empty(tile.shape, np.float64)
     _encode_kernel(tile, bits, *net.kernel_args)

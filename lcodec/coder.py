@@ -30,6 +30,12 @@ Streaming use from another @njit function (the names below are stable)::
         dec_consume(state, data, c_low, c_high, P)
     ok = dec_finish(state, data)                  # False: data is not a stream enc_finish wrote
 
+A loop that codes many symbols runs faster holding the state in local variables (registers) than in the
+array: `enc_load(state)` gives the values, `enc_step(*values, buf, c_low, c_high, P)` returns the next ones,
+`enc_store(state, *values)` puts them back before `enc_finish`; likewise `dec_load`, `dec_target_of(code, rng,
+P)`, `dec_step(*values, data, c_low, c_high, P)` and `dec_store` (these are inlined at Numba IR level; spell
+the tuple out, `*values` does not survive inlining).
+
 `cdf_fn(params, v) -> int` is an @njit function giving C(v) for 1 <= v <= K - 1 (C(0) = 0 and
 C(K) = 2**P are implied); `search_cdf_fn` calls it ceil(log2 K) times. Passing a jitted function as an
 argument caches fine when the caller is itself an @njit(cache=True) function (a call from Python with
@@ -98,8 +104,8 @@ def enc_init(state):
 
 
 # The step functions below take and return the coder state as plain values, inlined into their callers so that
-# a batch loop keeps the state in registers (3-4x the throughput of reading and writing a state array per
-# symbol); the streaming API wraps them with the state array.
+# a loop keeps the state in registers (3-4x the throughput of reading and writing a state array per symbol);
+# enc_put / dec_consume wrap them with the state array.
 
 @njit(cache=True, nogil=True, inline="always")
 def _enc_shift(low, cache, pending, carry, pos, started, buf):
@@ -125,7 +131,7 @@ def _enc_shift(low, cache, pending, carry, pos, started, buf):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _enc_step(low, rng, cache, pending, carry, pos, started, buf, cdf_low, cdf_high, precision):
+def enc_step(low, rng, cache, pending, carry, pos, started, buf, cdf_low, cdf_high, precision):
     """Encode [cdf_low, cdf_high) of 2**precision; returns the new state values."""
     if np.uint64(cdf_high) <= np.uint64(cdf_low):  # an empty interval would make the loop below endless
         raise InvalidInputError("enc_put: empty interval, cdf_high <= cdf_low")
@@ -142,13 +148,13 @@ def _enc_step(low, rng, cache, pending, carry, pos, started, buf, cdf_low, cdf_h
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _enc_load(state):
+def enc_load(state):
     return (state[_LOW], state[_RANGE], state[_CACHE], np.int64(state[_PENDING]), state[_CARRY],
             np.int64(state[_POS]), state[_HAS_CACHE])
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _enc_store(state, low, rng, cache, pending, carry, pos, started):
+def enc_store(state, low, rng, cache, pending, carry, pos, started):
     state[_LOW] = low
     state[_RANGE] = rng
     state[_CACHE] = cache
@@ -161,16 +167,16 @@ def _enc_store(state, low, rng, cache, pending, carry, pos, started):
 @njit(cache=True, nogil=True)
 def enc_put(state, buf, cdf_low, cdf_high, precision):
     """Encode the interval [cdf_low, cdf_high) of 2**precision (InvalidInputError if it is empty)."""
-    low, rng, cache, pending, carry, pos, started = _enc_load(state)
-    low, rng, cache, pending, carry, pos, started = _enc_step(
+    low, rng, cache, pending, carry, pos, started = enc_load(state)
+    low, rng, cache, pending, carry, pos, started = enc_step(
         low, rng, cache, pending, carry, pos, started, buf, cdf_low, cdf_high, precision)
-    _enc_store(state, low, rng, cache, pending, carry, pos, started)
+    enc_store(state, low, rng, cache, pending, carry, pos, started)
 
 
 @njit(cache=True, nogil=True)
 def enc_finish(state, buf):
     """Flush the final interval and return the stream length in bytes (trailing zeros trimmed)."""
-    low, rng, cache, pending, carry, pos, started = _enc_load(state)
+    low, rng, cache, pending, carry, pos, started = enc_load(state)
     # The multiple of 2**64 at or above low if it lies in the interval, else the multiple of 2**56
     # (always inside: range >= 2**56); either leaves at most one significant byte to write.
     pad = _U0 - low
@@ -181,7 +187,7 @@ def enc_finish(state, buf):
         carry = _U1
     for _ in range(2):
         new_low, cache, pending, carry, pos, started = _enc_shift(new_low, cache, pending, carry, pos, started, buf)
-    _enc_store(state, new_low, rng, cache, pending, carry, pos, started)
+    enc_store(state, new_low, rng, cache, pending, carry, pos, started)
     while pos > 0 and buf[pos - 1] == 0:
         pos -= 1
     return pos
@@ -206,7 +212,7 @@ def dec_init(state, data):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _dec_target(code, rng, precision):
+def dec_target_of(code, rng, precision):
     t = code // (rng >> np.uint64(precision))
     top = (_U1 << np.uint64(precision)) - _U1
     if t > top:
@@ -215,7 +221,7 @@ def _dec_target(code, rng, precision):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _dec_step(code, rng, pos, error, data, cdf_low, cdf_high, precision):
+def dec_step(code, rng, pos, error, data, cdf_low, cdf_high, precision):
     """Narrow to [cdf_low, cdf_high) and read bytes as the range shrinks; returns the new state values."""
     r = rng >> np.uint64(precision)
     code = code - r * np.uint64(cdf_low)
@@ -234,12 +240,12 @@ def _dec_step(code, rng, pos, error, data, cdf_low, cdf_high, precision):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _dec_load(state):
+def dec_load(state):
     return state[_CODE], state[_DRANGE], np.int64(state[_DPOS]), state[_ERROR]
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _dec_store(state, code, rng, pos, error):
+def dec_store(state, code, rng, pos, error):
     state[_CODE] = code
     state[_DRANGE] = rng
     state[_DPOS] = np.uint64(pos)
@@ -253,15 +259,15 @@ def dec_target(state, data, precision):
     `data` is unused (the bytes are read in dec_consume); it is taken so that every decoder step has
     the same (state, data, ...) shape.
     """
-    return _dec_target(state[_CODE], state[_DRANGE], precision)
+    return dec_target_of(state[_CODE], state[_DRANGE], precision)
 
 
 @njit(cache=True, nogil=True)
 def dec_consume(state, data, cdf_low, cdf_high, precision):
     """Narrow to the decoded symbol's interval [cdf_low, cdf_high) and read bytes as the range shrinks."""
-    code, rng, pos, error = _dec_load(state)
-    code, rng, pos, error = _dec_step(code, rng, pos, error, data, cdf_low, cdf_high, precision)
-    _dec_store(state, code, rng, pos, error)
+    code, rng, pos, error = dec_load(state)
+    code, rng, pos, error = dec_step(code, rng, pos, error, data, cdf_low, cdf_high, precision)
+    dec_store(state, code, rng, pos, error)
 
 
 @njit(cache=True, nogil=True)
@@ -317,13 +323,13 @@ def _encode_table(symbols, cdfs, index, precision, buf):
     """Symbol i under CDF row i, or row index[i] when index is an array (None: Numba compiles that away)."""
     state = np.zeros(ENC_STATE_SIZE, np.uint64)
     enc_init(state)
-    low, rng, cache, pending, carry, pos, started = _enc_load(state)
+    low, rng, cache, pending, carry, pos, started = enc_load(state)
     for i in range(symbols.shape[0]):
         s = symbols[i]
         row = i if index is None else index[i]
-        low, rng, cache, pending, carry, pos, started = _enc_step(
+        low, rng, cache, pending, carry, pos, started = enc_step(
             low, rng, cache, pending, carry, pos, started, buf, cdfs[row, s], cdfs[row, s + 1], precision)
-    _enc_store(state, low, rng, cache, pending, carry, pos, started)
+    enc_store(state, low, rng, cache, pending, carry, pos, started)
     return enc_finish(state, buf)
 
 
@@ -333,7 +339,7 @@ def _decode_table(data, cdfs, index, precision, out, lookahead):
     prefetched entries to keep those loads)."""
     state = np.zeros(DEC_STATE_SIZE, np.uint64)
     dec_init(state, data)
-    code, rng, pos, error = _dec_load(state)
+    code, rng, pos, error = dec_load(state)
     n, k1 = cdfs.shape
     # A binary search over a row in DRAM is a chain of dependent cache misses. Touching the row
     # `lookahead` rows ahead (each cache line for K = 256, at most 32 spread entries for larger K) lets
@@ -346,10 +352,10 @@ def _decode_table(data, cdfs, index, precision, out, lookahead):
             for j in range(0, k1, stride):
                 touched += np.int64(cdfs[i + lookahead, j])
         row = i if index is None else index[i]
-        s, c_low, c_high = search_cdf(cdfs[row], _dec_target(code, rng, precision))
-        code, rng, pos, error = _dec_step(code, rng, pos, error, data, c_low, c_high, precision)
+        s, c_low, c_high = search_cdf(cdfs[row], dec_target_of(code, rng, precision))
+        code, rng, pos, error = dec_step(code, rng, pos, error, data, c_low, c_high, precision)
         out[i] = s
-    _dec_store(state, code, rng, pos, error)
+    dec_store(state, code, rng, pos, error)
     return dec_finish(state, data), touched
 
 

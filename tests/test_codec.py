@@ -22,12 +22,12 @@ def net(request):
 @pytest.mark.parametrize("folder", ["bsd200", "wikipedia"])
 def test_round_trip_real_crops(shared_data, net, folder):
     tile = train_crop(shared_data, net.channels, folder, (40, 56), seed=net.channels)
-    data, est = codec.encode_tile(net, tile)
+    data = codec.encode_tile(net, tile)
     np.testing.assert_array_equal(codec.decode_tile(net, data, 40, 56), tile)
     # the range coder stays within a few bytes of the model's estimate; the model beats raw bytes
+    est = codec.bits_map(net, tile).sum()
     assert abs(8 * len(data) - est) < 64
     assert 8 * len(data) < 8 * tile.size
-    np.testing.assert_allclose(codec.bits_map(net, tile).sum(), est, rtol=1e-9)
 
 
 @pytest.mark.parametrize("name", sorted(registry.MODELS))
@@ -35,7 +35,7 @@ def test_every_registered_model_still_decodes(shared_data, name):
     """Streams name their model: every model ever registered must keep loading and round-tripping."""
     net = registry.load(name)
     tile = train_crop(shared_data, net.channels, "wikipedia", (16, 24), seed=3)
-    data, _ = codec.encode_tile(net, tile)
+    data = codec.encode_tile(net, tile)
     np.testing.assert_array_equal(codec.decode_tile(net, data, 16, 24), tile)
 
 
@@ -47,14 +47,14 @@ def test_round_trip_edge_cases(net):
              rng.integers(0, 256, (9, 2, c), dtype=np.uint8), np.zeros((13, 1, c), np.uint8)]
     tiles[2][::2] = 0
     for tile in tiles:
-        data, _ = codec.encode_tile(net, tile)
+        data = codec.encode_tile(net, tile)
         np.testing.assert_array_equal(codec.decode_tile(net, data, *tile.shape[:2]), tile)
 
 
 def test_garbage_streams_decode_without_crashing(net):
     rng = np.random.default_rng(1)
     tile = rng.integers(0, 256, (8, 8, net.channels), dtype=np.uint8)
-    data, _ = codec.encode_tile(net, tile)
+    data = codec.encode_tile(net, tile)
     for junk in (b"", b"\x00", b"\xff" * 3, bytes(rng.integers(0, 256, 500, dtype=np.uint8)),
                  data[: len(data) // 2], data + b"\x01" * 100):
         out = codec.decode_tile(net, junk, 8, 8)
@@ -83,9 +83,9 @@ def test_pure_python_kernels_agree_with_compiled():
         "for c in (3, 1):\n"
         "    net = registry.load(registry.default_for(c))\n"
         "    tile = np.random.default_rng(c).integers(0, 256, (3, 4, c), dtype=np.uint8)\n"
-        "    data, est = codec.encode_tile(net, tile)\n"
+        "    data = codec.encode_tile(net, tile)\n"
         "    back = codec.decode_tile(net, data, 3, 4)\n"
-        "    print(data.hex(), repr(est), back.tobytes().hex(), codec.bits_map(net, tile).tobytes().hex())\n"
+        "    print(data.hex(), back.tobytes().hex(), codec.bits_map(net, tile).tobytes().hex())\n"
     )
     outs = []
     for disable in ("1", "0"):
@@ -94,7 +94,7 @@ def test_pure_python_kernels_agree_with_compiled():
         assert res.returncode == 0, res.stderr
         outs.append(res.stdout)
     assert outs[0] == outs[1]
-    assert len(outs[0].split()) == 8
+    assert len(outs[0].split()) == 6
 
 
 def test_registry_loads_once_and_verifies_hashes(monkeypatch, tmp_path):
@@ -125,7 +125,7 @@ def test_full_size_round_trip(shared_data):
     net = registry.load(registry.default_for(3))
     tile = train_crop(shared_data, 3, "wikipedia", (512, 768), seed=2)
     t0 = time.process_time()
-    data, _ = codec.encode_tile(net, tile)
+    data = codec.encode_tile(net, tile)
     t1 = time.process_time()
     back = codec.decode_tile(net, data, 512, 768)
     t2 = time.process_time()
