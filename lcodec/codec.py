@@ -10,7 +10,9 @@ the tile loops stay in this one file because Numba's cache only notices edits to
 import math
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic, overload
 
 from lcodec.coder import (
     DEC_STATE_SIZE, ENC_STATE_SIZE, dec_init, dec_load, dec_step, dec_target_of, enc_finish, enc_init, enc_load,
@@ -20,7 +22,8 @@ from lcodec.errors import InvalidInputError
 from lcodec.nn import (
     ADAPT_BUCKETS, BIAS_CLAMP, CFG_ADAPT, CFG_AMAX, CFG_C, CFG_ERRCTX, CFG_K, CFG_LS_MAX, CFG_LS_MIN, CFG_R, COEF_FRAC,
     COUNT_ONE, ERR_OCTAVE0, ERR_RATIO_BITS, EXP_LEN, F_BITS, LMS_CLAMP, LMS_FRAC, LMS_INIT, LMS_STEP, MAD_C, MIXW_BITS,
-    MU_FRAC, MU_MAX, MU_MIN, N_FEAT, OUT_CLAMP, RATIO_FRAC, RATIO_MAX, RATIO_MIN, SIG_RANGE, SIG_STEP_BITS, T_FRAC,
+    MU_FRAC, MU_MAX, MU_MIN, N_FEAT, OUT_CLAMP, PAIR_LANES, RATIO_FRAC, RATIO_MAX, RATIO_MIN, SIG_RANGE, SIG_STEP_BITS,
+    T_FRAC,
 )
 
 PRECISION = 24  # coder CDF precision: C(256) == 2**PRECISION
@@ -34,17 +37,60 @@ _F_SCALE = (1 << PRECISION) - 256
 _TOTAL = 1 << PRECISION
 
 
+def _madd8(acc, w, off, x0, x1, j):
+    """acc[j:j+8] += W0 * x0 + W1 * x1, W0 / W1 the even / odd entries of w.flat[off:off + 16] (int16; exact in
+    int32 by the weight-file bounds). NumPy here (pure-Python runs); compiled code gets `_madd8_ir`."""
+    flat = w.reshape(-1)
+    acc[j:j + PAIR_LANES] += (flat[off:off + 2 * PAIR_LANES:2].astype(np.int32) * np.int32(x0)
+                              + flat[off + 1:off + 2 * PAIR_LANES:2].astype(np.int32) * np.int32(x1))
+
+
+@intrinsic
+def _madd8_ir(typingctx, acc, w, off, x0, x1, j):
+    """_madd8 as portable LLVM vector IR (sign-extend, multiply, add the even and odd lanes): x86 turns it
+    into one vpmaddwd, twice the multiply-adds of int32 code; other targets get plain vector integer ops."""
+    sig = types.void(acc, w, types.intp, types.int32, types.int32, types.intp)
+
+    def codegen(context, builder, signature, args):
+        acc_arr = context.make_array(signature.args[0])(context, builder, args[0])
+        w_arr = context.make_array(signature.args[1])(context, builder, args[1])
+        i16, i32 = ir.IntType(16), ir.IntType(32)
+        v16x16, v16x32, v8x32 = ir.VectorType(i16, 16), ir.VectorType(i32, 16), ir.VectorType(i32, 8)
+        w_ptr = builder.bitcast(builder.gep(w_arr.data, [args[2]]), v16x16.as_pointer())
+        pair = builder.insert_element(ir.Constant(ir.VectorType(i16, 2), None), builder.trunc(args[3], i16),
+                                      ir.Constant(i32, 0))
+        pair = builder.insert_element(pair, builder.trunc(args[4], i16), ir.Constant(i32, 1))
+        xs = builder.shuffle_vector(pair, pair, ir.Constant(v16x32, [0, 1] * 8))
+        prod = builder.mul(builder.sext(builder.load(w_ptr, align=2), v16x32), builder.sext(xs, v16x32))
+        even = builder.shuffle_vector(prod, prod, ir.Constant(v8x32, list(range(0, 16, 2))))
+        odd = builder.shuffle_vector(prod, prod, ir.Constant(v8x32, list(range(1, 16, 2))))
+        acc_ptr = builder.bitcast(builder.gep(acc_arr.data, [args[5]]), v8x32.as_pointer())
+        builder.store(builder.add(builder.load(acc_ptr, align=4), builder.add(even, odd)), acc_ptr, align=4)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@overload(_madd8)
+def _madd8_compiled(acc, w, off, x0, x1, j):
+    if not (isinstance(acc, types.Array) and acc.dtype == types.int32 and acc.layout == "C"
+            and isinstance(w, types.Array) and w.dtype == types.int16 and w.layout == "C"):
+        return None
+    return lambda acc, w, off, x0, x1, j: _madd8_ir(acc, w, off, x0, x1, j)
+
+
 @njit(cache=True, nogil=True)
 def _forward(pad, y, x, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, so, win, acc, hid, oacc, out):
     """Head outputs of pixel (y, x) into out (int64).
 
     pad: int32 (h + r, w + 2r, C) holding x - 128 of the pixels known so far, zero elsewhere; pixel (y, x)
     sits at pad[y + r, x + r]. The causal window is gathered into win (contiguous runs of pad), then each
-    layer is an axpy over its inputs so the inner loop over outputs vectorises.
+    layer is a sum of pairwise multiply-adds over its inputs (`lcodec.nn.paired` weights).
     """
     c = cfg[CFG_C]
     r = cfg[CFG_R]
     amax = cfg[CFG_AMAX]
+    nh = b1.shape[0]
     n = 0
     for dy in range(r + 1):
         width = 2 * r + 1 if dy < r else r  # the current row stops left of the pixel
@@ -52,28 +98,32 @@ def _forward(pad, y, x, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, so, win
             for ch in range(c):
                 win[n] = pad[y + dy, x + dx, ch]
                 n += 1
-    _affine(w1, b1, win, n, acc)
-    for j in range(hid.shape[0]):
+    _affine(w1, b1, win, acc)
+    for j in range(nh):
         hid[j] = min(max(_requant(acc[j], m1[j], s1[j]), 0), amax)
     for layer in range(wl.shape[0]):
-        _affine(wl[layer], bl[layer], hid, hid.shape[0], acc)
-        for j in range(hid.shape[0]):
+        _affine(wl[layer], bl[layer], hid, acc)
+        for j in range(nh):
             hid[j] = min(hid[j] + min(max(_requant(acc[j], ml[layer, j], sl[layer, j]), 0), amax), amax)
-    _affine(wo, bo, hid, hid.shape[0], oacc)
+    _affine(wo, bo, hid, oacc)
     for j in range(out.shape[0]):
         out[j] = min(max(_requant(oacc[j], mo[j], so[j]), -OUT_CLAMP), OUT_CLAMP)
 
 
 @njit(cache=True, nogil=True)
-def _affine(w, b, x, n, acc):
-    """acc = b + x[:n] @ w, as one axpy per nonzero input so that the loop over outputs vectorises."""
-    for j in range(acc.shape[0]):
+def _affine(wp, b, x, acc):
+    """acc = b + x @ W for paired weights wp (n_in / 2, 2 * n_out8): one pairwise multiply-add per input pair
+    and 8 outputs, skipping pairs of zero inputs (ReLU outputs often are). x holds 2 * wp.shape[0] inputs
+    (a zero in the odd one's place), acc n_out8 entries (those past b stay 0: their weights are 0)."""
+    for j in range(b.shape[0]):
         acc[j] = b[j]
-    for i in range(n):
-        v = x[i]
-        if v != 0:
-            for j in range(acc.shape[0]):
-                acc[j] += w[i, j] * v
+    width = wp.shape[1]
+    for i in range(wp.shape[0]):
+        x0 = x[2 * i]
+        x1 = x[2 * i + 1]
+        if x0 != 0 or x1 != 0:
+            for j in range(0, width >> 1, PAIR_LANES):
+                _madd8(acc, wp, i * width + 2 * j, x0, x1, j)
 
 
 @njit(cache=True, nogil=True)
@@ -268,12 +318,12 @@ def _search(target, wts, mu, inv, sig_lut):
 
 
 @njit(cache=True, nogil=True)
-def _scratch(cfg, w1, wo):
-    """Per-tile work buffers for _forward / _mixture and the adaptive stage's statistics."""
-    nh = w1.shape[1]
+def _scratch(cfg, w1, wo, bo):
+    """Per-tile work buffers for _forward / _mixture and the adaptive stage's statistics (win, acc, hid and oacc
+    sized for the paired weights w1, wo)."""
     k = cfg[CFG_K]
-    return (np.zeros(w1.shape[0], np.int32), np.zeros(nh, np.int32), np.zeros(nh, np.int32),
-            np.zeros(wo.shape[1], np.int32), np.zeros(wo.shape[1], np.int64),
+    return (np.zeros(2 * w1.shape[0], np.int32), np.zeros(w1.shape[1] >> 1, np.int32),
+            np.zeros(2 * wo.shape[0], np.int32), np.zeros(wo.shape[1] >> 1, np.int32), np.zeros(bo.shape[0], np.int64),
             np.zeros(k, np.int64), np.zeros(k, np.int64), np.zeros(k, np.int64), np.zeros(k, np.int64),
             np.zeros((cfg[CFG_C] * ADAPT_BUCKETS * max(cfg[CFG_ERRCTX], 1), 4), np.int64), np.zeros(5, np.int64))
 
@@ -306,7 +356,7 @@ def _encode_kernel(tile, bits, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, 
     h, w, c = tile.shape
     r = cfg[CFG_R]
     pad = _padded(tile, r)
-    win, acc, hid, oacc, out, wts, mu, inv, scl, stats, memo = _scratch(cfg, w1, wo)
+    win, acc, hid, oacc, out, wts, mu, inv, scl, stats, memo = _scratch(cfg, w1, wo, bo)
     shift = cfg[CFG_ADAPT]
     lms, errs, feat = _adapt_state(c, w)
     buf = np.empty(max_encoded_size(h * w * c, PRECISION), np.uint8)
@@ -341,7 +391,7 @@ def _decode_kernel(data, h, w, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, 
     r = cfg[CFG_R]
     pad = np.zeros((h + r, w + 2 * r, c), np.int32)
     img = np.empty((h, w, c), np.uint8)
-    win, acc, hid, oacc, out, wts, mu, inv, scl, stats, memo = _scratch(cfg, w1, wo)
+    win, acc, hid, oacc, out, wts, mu, inv, scl, stats, memo = _scratch(cfg, w1, wo, bo)
     shift = cfg[CFG_ADAPT]
     lms, errs, feat = _adapt_state(c, w)
     state = np.zeros(DEC_STATE_SIZE, np.uint64)
@@ -368,7 +418,7 @@ def _cdf_table_kernel(tile, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, so,
     h, w, c = tile.shape
     r = cfg[CFG_R]
     pad = _padded(tile, r)
-    win, acc, hid, oacc, out, wts, mu, inv, scl, stats, memo = _scratch(cfg, w1, wo)
+    win, acc, hid, oacc, out, wts, mu, inv, scl, stats, memo = _scratch(cfg, w1, wo, bo)
     shift = cfg[CFG_ADAPT]
     lms, errs, feat = _adapt_state(c, w)
     table = np.zeros((h, w, c, 257), np.int64)

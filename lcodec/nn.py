@@ -13,6 +13,8 @@ cfg[CFG_ERRCTX] = 0):
   arithmetic shift = floor), then ReLU as a clamp to [0, amax] for hidden layers. The residual stream is
   h = min(h + relu(y), amax). Overflow is ruled out by construction: `Net` refuses weights unless
   n_in * max|W| * max|a| + max|b| < 2**31 for every layer, M < 2**31 and 1 <= S <= 62, so |acc * M| < 2**62.
+  Weights fit int16 and amax < 2**15, so the kernels may multiply int16 pairs (`paired`): every partial sum
+  is exact in int32 and the order of the additions does not matter.
 - Head outputs per channel c: logits (1/256 nat), mu (1/256 pixel, the +128 offset folded into the bias),
   log_s (1/256 nat); for RGB then alpha, beta, gamma (2**-14). Outputs are clamped to +-2**30.
 - Mixture weights: w_k = (E[min(lmax - l_k, len(E) - 1)] << 16) // sum, remainder to the first argmax,
@@ -70,6 +72,7 @@ OUT_CLAMP = 1 << 30
 MU_MIN = -128 << MU_FRAC
 MU_MAX = 384 << MU_FRAC
 ACC_LIMIT = 1 << 31
+PAIR_LANES = 8               # outputs per pairwise multiply-add in the kernels (8 int32 lanes)
 ADAPT_BUCKETS = 24           # mad contexts per channel
 MAD_C = 5678                 # round(2 ln 2 * 2**12): mean |x - mu| of a logistic is 2 ln 2 s
 COUNT_ONE = 256              # one sample in the decayed count
@@ -169,12 +172,24 @@ class Net:
 
     @cached_property
     def kernel_args(self):
-        """The arrays in the order the Numba kernels take them."""
-        return tuple(self.arrays[k] for k in KERNEL_KEYS)
+        """The arrays in the order the Numba kernels take them, weight matrices `paired`."""
+        return tuple(paired(self.arrays[k]) if k in ("w1", "wl", "wo") else self.arrays[k] for k in KERNEL_KEYS)
 
     def __repr__(self):
         return (f"Net({self.name!r}, channels={self.channels}, kernel={self.kernel}, hidden={self.hidden}, "
                 f"n_layers={self.n_layers}, n_mix={self.n_mix}, sha256={self.sha256[:8]})")
+
+
+def paired(w):
+    """int16 weights for the kernels' pairwise multiply-adds: (..., n_in, n_out) becomes
+    (..., ceil(n_in / 2), 2 * n_out8) with [i, 2 j + e] = W[2 i + e, j], zero-padded to n_out8 = n_out rounded
+    up to a multiple of PAIR_LANES (and an even n_in)."""
+    *lead, n_in, n_out = w.shape
+    n_out8 = -(-n_out // PAIR_LANES) * PAIR_LANES
+    out = np.zeros((*lead, -(-n_in // 2) * 2, n_out8), np.int16)
+    out[..., :n_in, :n_out] = w
+    out = out.reshape(*lead, out.shape[-2] // 2, 2, n_out8)
+    return np.ascontiguousarray(np.swapaxes(out, -1, -2)).reshape(*lead, out.shape[-3], 2 * n_out8)
 
 
 def _upgrade(a):
@@ -198,7 +213,7 @@ def _validate(a):
     if cfg.dtype != np.int64 or cfg.shape != (CFG_LEN,):
         raise ValueError("cfg")
     c, k, r, amax, ls_min, ls_max, adapt, n_err = (int(v) for v in cfg)
-    if c not in (1, 3) or not 1 <= k <= 64 or not 1 <= r <= 15 or not 1 <= amax < 1 << 24 or not 0 <= adapt <= 12 \
+    if c not in (1, 3) or not 1 <= k <= 64 or not 1 <= r <= 15 or not 1 <= amax < 1 << 15 or not 0 <= adapt <= 12 \
             or not 0 <= n_err <= 16:
         raise ValueError("cfg values")
     n1 = len(causal_offsets(2 * r + 1)) * c
@@ -217,6 +232,8 @@ def _validate(a):
     for w, b, m, s, n_in, in_max in (("w1", "b1", "m1", "s1", n1, 128), ("wl", "bl", "ml", "sl", hid, amax),
                                      ("wo", "bo", "mo", "so", hid, amax)):
         if a[w].size:
+            if a[w].min() < -(1 << 15) or a[w].max() >= 1 << 15:
+                raise ValueError(f"{w}: weights beyond int16")
             bound = n_in * int(np.abs(a[w].astype(np.int64)).max()) * in_max
             bound += int(np.abs(a[b].astype(np.int64)).max())
             if bound >= ACC_LIMIT:

@@ -13,7 +13,8 @@ from lcodec.errors import UnknownModelError
 
 
 def random_net(channels, seed, *, extreme=False, kernel=5, hidden=13, n_layers=1, n_mix=3, adapt=0, n_err=0):
-    """A Net with random integer weights at the overflow bounds; extreme=True drives outputs to their clamps."""
+    """A Net with random integer weights at the overflow bounds (int16, accumulators near 2**30); extreme=True
+    drives outputs to their clamps."""
     rng = np.random.default_rng(seed)
     r = kernel // 2
     amax = (1 << 13) - 1
@@ -22,7 +23,7 @@ def random_net(channels, seed, *, extreme=False, kernel=5, hidden=13, n_layers=1
     shifts = (20, 32) if extreme else (38, 46)
 
     def layer(prefix, n_in, n_out, in_max):
-        wmax = (1 << 30) // (n_in * in_max)
+        wmax = min((1 << 30) // (n_in * in_max), (1 << 15) - 1)
         return (rng.integers(-wmax, wmax + 1, prefix + (n_in, n_out)).astype(np.int32),
                 rng.integers(-(1 << 29), 1 << 29, prefix + (n_out,)).astype(np.int32),
                 rng.integers(1, 1 << 30, prefix + (n_out,)).astype(np.int64),
@@ -152,9 +153,18 @@ def test_causality(shared_data):
 def test_net_rejects_weights_that_could_overflow():
     net = random_net(3, 0)
     arrays = dict(net.arrays, format=np.array(nn.FORMAT))
-    arrays["w1"] = arrays["w1"] * 4
+    arrays["b1"] = np.full_like(arrays["b1"], (1 << 31) - 1)
     with pytest.raises(UnknownModelError, match="accumulator bound"):
         nn.Net(arrays, name="big", sha256="0" * 64)
+    arrays = dict(net.arrays, format=np.array(nn.FORMAT))
+    arrays["w1"] = arrays["w1"] * 4  # the kernels multiply int16 pairs
+    with pytest.raises(UnknownModelError, match="w1: weights beyond int16"):
+        nn.Net(arrays, name="wide", sha256="0" * 64)
+    arrays = dict(net.arrays, format=np.array(nn.FORMAT))
+    arrays["cfg"] = arrays["cfg"].copy()
+    arrays["cfg"][nn.CFG_AMAX] = 1 << 15
+    with pytest.raises(UnknownModelError, match="cfg values"):
+        nn.Net(arrays, name="amax", sha256="0" * 64)
     arrays = dict(net.arrays, format=np.array(nn.FORMAT))
     arrays["sig_lut"] = arrays["sig_lut"][::-1].copy()
     with pytest.raises(UnknownModelError, match="sig_lut"):
