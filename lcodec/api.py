@@ -3,8 +3,8 @@
 An image is cut into T x T tiles coded independently (FORMAT.md), so memory stays proportional to a tile per
 worker thread and tiles run in parallel threads (the Numba kernels release the GIL). For each plane group of
 each tile the encoder keeps the smallest of the learned payload and the fallback payloads (LZMA, the slow one,
-only where a quick DEFLATE came within `fallback.REACH` of the learned payload), so a file is never much larger than
-its best path.
+only where a quick DEFLATE came within `fallback.REACH` of the learned payload and, on photo-like data, where the
+entropy of the filtered bytes leaves LZMA a chance), so a file is never much larger than its best path.
 
 Tile size. A tile's first rows and columns lose the context outside it (and an adaptive model restarts its
 state). Measured as the model's Σ −log2 q over Kodak images coded whole vs in T x T tiles: model rgb-v0 (24

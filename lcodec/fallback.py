@@ -21,6 +21,10 @@ LZMA_FILTERS = ({"id": lzma.FILTER_LZMA2, "preset": 9, "dict_size": 1 << 22},)
 # payload to beat: on photos LZMA gains ~10 % over DEFLATE and level 9 little or nothing over level 1, so a
 # candidate more than 1.3 times the learned payload away leaves the fallback no chance (and costs ~0.3 s a tile).
 REACH = 1.3
+# Where DEFLATE finds nothing to match (its stream is no smaller than the order-0 entropy of the filtered bytes, as
+# on photos), LZMA's gain is its better coding of literals: on the training photos it came to 0.94-1.02 of that
+# entropy. So there the slow methods run only if ORDER0_REACH times the entropy beats the size to beat.
+ORDER0_REACH = 0.93
 _N_FILTERS = 5  # PNG filter types 0..4: None, Sub, Up, Average, Paeth
 
 
@@ -82,17 +86,29 @@ def _row_costs(filtered):
     return out
 
 
+def _order0_bytes(stream):
+    """Order-0 entropy of the bytes of stream, in bytes."""
+    counts = np.bincount(np.frombuffer(stream, np.uint8), minlength=256)
+    counts = counts[counts > 0]
+    return float(counts.sum() * np.log2(counts.sum()) - (counts * np.log2(counts)).sum()) / 8
+
+
 def _candidates(rows, bpp, target):
     """A quick DEFLATE (level 1) over the per-row filtering first; unless it ended more than REACH times the size to
-    beat (target) away, DEFLATE level 9 over that and the unfiltered rows, then LZMA (the costly one) over the
-    filtering DEFLATE liked best if that is still within reach."""
+    beat (target) away, or found no matches on a stream whose entropy says LZMA cannot win (ORDER0_REACH),
+    DEFLATE level 9 over that and the unfiltered rows, then LZMA (the costly one) over the filtering DEFLATE liked
+    best if that is still within reach."""
     filtered = _filtered(rows, bpp)
     h = rows.shape[0]
     per_row = _serialise(filtered, _row_costs(filtered).argmin(axis=0))
     quick = zlib.compress(per_row, 1)
     yield DEFLATE, quick
-    if target is not None and len(quick) > REACH * target:
-        return
+    if target is not None:
+        if len(quick) > REACH * target:
+            return
+        entropy = _order0_bytes(per_row)
+        if len(quick) >= entropy and ORDER0_REACH * entropy > target:
+            return
     streams = [_serialise(filtered, np.zeros(h, np.intp)), per_row]
     deflated = [zlib.compress(s, 9) for s in streams]
     best = int(len(deflated[1]) < len(deflated[0]))

@@ -89,17 +89,23 @@ def test_graphics_take_the_fallback_and_are_never_much_larger(models):
 
 
 def test_slow_fallbacks_are_tried_only_where_they_could_win(shared_data):
-    """Beyond a quick DEFLATE, the fallback stops when that ended more than REACH times the payload to beat away;
-    otherwise it tries the rest and the smallest wins, as without a target."""
+    """Beyond a quick DEFLATE, the fallback stops when that ended more than REACH times the payload to beat away,
+    or when it found nothing to match and the entropy of its input says LZMA cannot win either; otherwise it
+    tries the rest and the smallest wins, as without a target."""
     from lcodec import fallback
 
     plane = np.asarray(photo(shared_data, 64, 80))
     free = fallback.encode(plane, 8)
     quick = fallback.encode(plane, 8, target=1)  # nothing could beat one byte: the quick DEFLATE only
     assert quick[0] == container.DEFLATE and len(free[1]) <= len(quick[1])
-    near = fallback.encode(plane, 8, target=int(len(quick[1]) / fallback.REACH) + 1)
-    assert near == free  # within reach: every method tried, the smallest kept
+    assert fallback.encode(plane, 8, target=len(free[1]) + 1) == free  # a target the slow ones beat: all tried
     assert np.array_equal(fallback.decode(*quick, 64, 80, 3, 8), plane)
+    # A photo: DEFLATE finds few matches, so below ORDER0_REACH of the entropy nothing but DEFLATE is tried.
+    rows, bpp = fallback._rows(plane, 8)
+    entropy = fallback._order0_bytes(fallback._serialise(f := fallback._filtered(rows, bpp),
+                                                         fallback._row_costs(f).argmin(axis=0)))
+    assert len(quick[1]) >= entropy
+    assert fallback.encode(plane, 8, target=int(0.9 * fallback.ORDER0_REACH * entropy)) == quick
 
 
 def test_constant_alpha_costs_a_few_bytes(shared_data):
