@@ -1,4 +1,4 @@
-"""The README's "## Usage" examples run as written: the Python block, then each shell line."""
+"""The README's "## Usage" examples run as written: the Python block, then each shell line; so does the coder's."""
 
 import os
 import re
@@ -41,3 +41,12 @@ def test_usage_examples_run(workdir):
             assert done.returncode == 0, (line, done.stderr)
     assert sorted(p.name for p in (workdir / "png").iterdir()) == ["kodim23.png", "kodim24.png"]
     assert (workdir / "heat.png").stat().st_size > 0 and (workdir / "kodim23.lcd").exists()
+
+
+def test_coder_example_runs():
+    text = README.read_text(encoding="utf-8")
+    section = text.split("\n## The entropy coder on its own\n", 1)[1].split("\n## ", 1)[0]
+    (code,) = re.findall(r"```python\n(.*?)```", section, re.S)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "bytes;" in done.stdout
