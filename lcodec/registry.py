@@ -20,14 +20,16 @@ MODELS = {
     'gray-v0.1': ('gray-v0.1-5a23ee2b.npz', '5a23ee2b24c7466643d692f11249619d1864b7b7c796c9e707b34e41d967b1f0'),
     'gray-v1': ('gray-v1-5b1a3191.npz', '5b1a3191d95d48a4715602b5e101bb41070e01315db4ea437b7466003a7bc969'),
     'gray-v2': ('gray-v2-0bb6e74b.npz', '0bb6e74b26073284a73f4c9cf0ff5e6b32bbbb9e7c759004bf95ae9a62a2dafb'),
+    'gray-v3': ('gray-v3-7e9b86ba.npz', '7e9b86ba13a5892e188c96bbb062c921f8dfd06c0c5f164f967d46ad86c1ea5a'),
     'rgb-v0': ('rgb-v0-8957044f.npz', '8957044fbe05ecffccbe622633939a912f66c15589636559dca5bbcff981d286'),
     'rgb-v0.1': ('rgb-v0.1-70b353af.npz', '70b353af620bf92f3ca903a35512107671e481e39713f409dbd82cd610e0d50a'),
     'rgb-v1': ('rgb-v1-4f13f3b7.npz', '4f13f3b7273c5904aec365c21fb9c40c778f831d4b26d88e96c23ea1ee858ec7'),
     'rgb-v2': ('rgb-v2-f2d121bc.npz', 'f2d121bc5e625697a0be1ca76596d6ddb08928d8094331339549bee42c97b21c'),
+    'rgb-v3': ('rgb-v3-1bb89e57.npz', '1bb89e57afaaefbf884e6bb0459451535efa0f4ebd3a3918748b6220a6c13dfd'),
 }
 DEFAULT_MODELS = {
-    'gray': 'gray-v2',
-    'rgb': 'rgb-v2',
+    'gray': 'gray-v3',
+    'rgb': 'rgb-v3',
 }
 # END MODELS
 
