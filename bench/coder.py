@@ -8,9 +8,9 @@ perfect=False)`) and lcodec (`lcodec.cdf.encode_probs`/`decode_probs`: each row 
 cache) start from the same float probabilities, float64 and then float32 (what a torch model emits: half the
 memory traffic; constriction takes float32 too). Two more rows start from a ready (N, 257) integer CDF table (1 GB
 for 10**6 symbols: these rows measure this machine's memory as much as the coder), and a last line codes from 64
-shared CDF rows named per symbol by an index (`coder.encode(..., index=)`), a table that stays in cache. Timings are the best of `--repeat` runs. A
-line before the table gives the time to merely read the float64 probabilities once (numpy sum): coding from them
-cannot beat that memory traffic.
+shared CDF rows named per symbol by an index (`coder.encode(..., index=)`), a table that stays in cache. Timings
+are the best of `--repeat` runs. A line before the table gives the time to merely read the float64 probabilities
+once (numpy sum): coding from them cannot beat that memory traffic.
 """
 
 import argparse
@@ -136,7 +136,10 @@ def indexed_tables(n, precision, repeat, n_tables=64):
     rng = np.random.default_rng(2)
     index = rng.integers(0, n_tables, n)
     u = rng.integers(0, 1 << precision, n)
-    symbols = (table[index, 1:].astype(np.int64) <= u[:, None]).sum(axis=1)
+    symbols = np.empty(n, np.int64)
+    for row in range(n_tables):  # per row: no (n, 257) temporary
+        pick = index == row
+        symbols[pick] = np.searchsorted(table[row], u[pick], side="right") - 1
     t_enc, data = best_time(lambda: coder.encode(symbols, table, precision, index=index), repeat)
     t_dec, out = best_time(lambda: coder.decode(data, table, precision, index=index), repeat)
     if not np.array_equal(out, symbols):

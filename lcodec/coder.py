@@ -134,7 +134,7 @@ def _enc_shift(low, cache, pending, carry, pos, started, buf):
 def enc_step(low, rng, cache, pending, carry, pos, started, buf, cdf_low, cdf_high, precision):
     """Encode [cdf_low, cdf_high) of 2**precision; returns the new state values."""
     if np.uint64(cdf_high) <= np.uint64(cdf_low):  # an empty interval would make the loop below endless
-        raise InvalidInputError("enc_put: empty interval, cdf_high <= cdf_low")
+        raise InvalidInputError("range coder: empty interval, cdf_high <= cdf_low")
     r = rng >> np.uint64(precision)
     new_low = low + r * np.uint64(cdf_low)
     if new_low < low:
@@ -213,6 +213,7 @@ def dec_init(state, data):
 
 @njit(cache=True, nogil=True, inline="always")
 def dec_target_of(code, rng, precision):
+    """dec_target from the state values (clamped: corrupt data may point past the last interval)."""
     t = code // (rng >> np.uint64(precision))
     top = (_U1 << np.uint64(precision)) - _U1
     if t > top:
@@ -433,7 +434,7 @@ def _check_index(index, cdfs):
     index = index.astype(np.int64, copy=False)
     bad = np.flatnonzero((index < 0) | (index >= cdfs.shape[0]))
     if bad.size:
-        raise InvalidInputError(f"index[{bad[0]}] = {index[bad[0]]} is out of range 0..{cdfs.shape[0] - 1}")
+        raise InvalidInputError(f"index[{bad[0]}] = {index[bad[0]]} names no row of cdfs ({cdfs.shape[0]} rows)")
     return index, index.shape[0]
 
 

@@ -263,8 +263,8 @@ def test_an_index_into_shared_rows_codes_like_the_expanded_table():
 
 
 @pytest.mark.parametrize("index, message", [
-    (np.array([0, 2]), r"index\[1\] = 2 is out of range 0..1"),
-    (np.array([-1, 0]), r"index\[0\] = -1 is out of range"),
+    (np.array([0, 2]), r"index\[1\] = 2 names no row of cdfs \(2 rows\)"),
+    (np.array([-1, 0]), r"index\[0\] = -1 names no row"),
     (np.zeros((2, 1), np.int64), "one-dimensional"),
     (np.array([0.0, 1.0]), "must be integers"),
 ])
@@ -402,4 +402,5 @@ def test_benchmark_runs_and_reports_every_coder(capsys):
     main(["-n", "3000", "--repeat", "1"])
     out = capsys.readouterr().out
     assert "| constriction 0.5, from float64 probs | " in out and "| constriction 0.5, from float32 probs | " in out
-    assert out.count("| lcodec P=24") == 4 and "Ready CDFs from 64 shared rows" in out and "Reading the float64 probabilities" in out
+    assert out.count("| lcodec P=24") == 4 and "Ready CDFs from 64 shared rows" in out
+    assert "Reading the float64 probabilities" in out
