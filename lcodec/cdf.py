@@ -1,9 +1,18 @@
 """Float probabilities to integer CDFs: the one place floats become coder input.
 
-Each symbol gets 1 + floor(p * (2**P - K) / sum(p)) counts (so none is impossible), and the fewer than K
-counts left over by the floors go to the symbol holding the median. Only IEEE-754 additions,
-multiplications, one division and floors are used, in a fixed order, so from probabilities the result
-is identical on every platform; from logits it also depends on the platform's exp().
+For K weights w (any positive total) and precision P, symbol j < K starts at
+
+    C(j) = j + floor(scale * S(j)),    T = 2**P - K,  scale = T / S(K),
+
+and C(K) = 2**P, where S(j) is the sum of the weights before j. Every symbol gets one count plus its share
+of T, and the floors do not pile up: each count is within one of 1 + scale * w(j), the last symbol's too
+(S(j) <= S(K), and the two roundings in scale * S(j) stay far below one count: the floor is at most T).
+S is summed in blocks of eight: the sum of block b is its weights added in order, G(b) the sums of the
+blocks before b added in order, and S(j) = G(b) + (the weights of block b before j, added in order).
+Rounding keeps S non-decreasing, the block sums are independent chains that run side by side, and any
+S(j) is at most 7 additions from its G(b): a coder needs C(s) and C(s + 1) alone, from one pass over the
+row. Only IEEE-754 additions, multiplications, one division and floors are used, in that fixed order, so
+from probabilities the result is identical on every platform; from logits it also depends on exp().
 """
 
 import math
@@ -32,146 +41,137 @@ from lcodec.coder import (
 )
 from lcodec.errors import FormatError, InvalidInputError
 
-# Rounding error in the row sum stays below one count only for alphabets up to 2**20 at 32 bits.
+# Keeps the rounding of the sums (relative K * 2**-53) below one count at 32 bits.
 MAX_SYMBOLS = 1 << 20
+_BLOCK = 8
+
+
+@njit(inline="always")
+def _block_sum(w, j):
+    """The weights w[j:j + 8] added in order, in float64 whatever w's type."""
+    f = np.float64
+    return ((((((f(w[j]) + f(w[j + 1])) + f(w[j + 2])) + f(w[j + 3])) + f(w[j + 4])) + f(w[j + 5])) +
+            f(w[j + 6])) + f(w[j + 7])
+
+
+@njit(inline="always")
+def _partial_sum(w, j0, j1):
+    p = 0.0
+    for j in range(j0, j1):
+        p += np.float64(w[j])
+    return p
+
+
+@njit(inline="always")
+def _start(s, scale):
+    """C(j) - j from S(j) = s."""
+    return np.int64(np.floor(s * scale))
+
+
+@njit(inline="always")
+def _at_most(s, j, scale, target):
+    """C(j) <= target, from S(j) = s, without a floor: floor(x) <= m exactly when x < m + 1."""
+    return s * scale < np.float64(target - j + 1)
 
 
 @njit(cache=True, nogil=True)
-def _sum8(w):
-    """Eight partial sums in a fixed order: deterministic, yet not one long chain of dependent additions."""
-    k = w.shape[0]
-    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
-    full = k - k % 8
-    for j in range(0, full, 8):
-        a0 += w[j]
-        a1 += w[j + 1]
-        a2 += w[j + 2]
-        a3 += w[j + 3]
-        a4 += w[j + 4]
-        a5 += w[j + 5]
-        a6 += w[j + 6]
-        a7 += w[j + 7]
-    for j in range(full, k):
-        a0 += w[j]
-    return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
-
-
-# floor(x) + 2**52 is exact for integers 0 <= floor(x) < 2**52, and its bits are those of 2**52 plus the
-# integer: a float-to-integer conversion that vectorises (AVX2 has no packed double-to-int64 one).
-_MAGIC = 4503599627370496.0
-_MAGIC_BITS = 0x4330000000000000
-# Counts summed per block while scanning a row for the median or a decoder target.
-_BLOCK = 16
-
-
-@njit(cache=True, nogil=True)
-def _counts(w, precision, f, bs):
-    """Fill f (K floats) with the counts of nonnegative weights w, each stored as count - 1 + 2**52 (read
-    them as int64 minus _MAGIC_BITS - 1), and bs with the sums of the counts in blocks of _BLOCK symbols;
-    return (ok, sum of the counts). ok is False if w has a negative, NaN or infinite entry or sums to zero
-    (or so near it, below 1e-298, that the scale overflows)."""
-    k = w.shape[0]
-    total = _sum8(w)  # NaN and inf entries make it NaN or inf
-    scale = ((np.int64(1) << precision) - k) / total if total > 0.0 else math.inf
-    if not (total < math.inf and scale < math.inf):
-        return False, np.int64(0)
+def _has_negative(w):
     neg = False  # flagged, not returned early, so that the loop vectorises
-    for j in range(k):
-        v = np.float64(w[j])
-        neg |= v < 0.0
-        f[j] = np.floor(v * scale) + _MAGIC  # the floor of v * scale is its truncation, for v >= 0
-    if neg:
-        return False, np.int64(0)
-    fi = f.view(np.int64)
-    acc = np.int64(0)
-    for b in range(bs.shape[0]):
-        t = np.int64(0)
-        for j in range(b * _BLOCK, min(b * _BLOCK + _BLOCK, k)):
-            t += fi[j] - (_MAGIC_BITS - 1)
-        bs[b] = t
-        acc += t
-    return True, acc
+    for j in range(w.shape[0]):
+        neg |= w[j] < 0.0
+    return neg
 
 
 @njit(cache=True, nogil=True)
-def _prefix(f, bs, s):
-    """The sum of the first s counts in f, from the block sums bs and at most _BLOCK - 1 single counts."""
-    fi = f.view(np.int64)
-    total = np.int64(0)
-    for b in range(s // _BLOCK):
-        total += bs[b]
-    for j in range(s - s % _BLOCK, s):
-        total += fi[j] - (_MAGIC_BITS - 1)
-    return total
+def _scale(w, total, precision):
+    """scale = (2**P - K) / S(K) (zero if K = 2**P), or -1.0 if the weights are invalid: a negative, NaN or
+    infinite entry, or a total of zero (or so near it, below 1e-298, that the scale overflows)."""
+    scale = ((np.int64(1) << precision) - w.shape[0]) / total if total > 0.0 else math.inf
+    if not (total < math.inf and scale < math.inf):  # NaN and inf entries make the total NaN or inf
+        return -1.0
+    return -1.0 if _has_negative(w) else scale
 
 
 @njit(cache=True, nogil=True)
-def _last_at_most(f, bs, target, m, left):
-    """(j, C(j)) for the largest j < K with C(j) <= target, where C(j) is the sum of the first j counts in f
-    (from _counts) plus left if j > m. Whole blocks are skipped by their sums bs."""
-    fi = f.view(np.int64)
-    k = f.shape[0]
-    j = 0
-    base = np.int64(0)
-    while j + _BLOCK < k:
-        nxt = base + bs[j // _BLOCK]
-        if nxt + (left if j + _BLOCK > m else np.int64(0)) > target:
-            break
-        base = nxt
-        j += _BLOCK
-    while j + 1 < k:
-        nxt = base + (fi[j] - (_MAGIC_BITS - 1))
-        if nxt + (left if j + 1 > m else np.int64(0)) > target:
-            break
-        base = nxt
-        j += 1
-    return j, base + (left if j > m else np.int64(0))
-
-
-@njit(cache=True, nogil=True)
-def _leftover(f, bs, precision, acc):
-    """(m, left): the fewer than K counts left over by the floors go to symbol m, the one holding the
-    median (it only has to be deterministic: at the default precision the recipient makes no measurable
-    difference)."""
-    m, _ = _last_at_most(f, bs, acc >> 1, f.shape[0], np.int64(0))
-    return m, (np.int64(1) << precision) - acc
-
-
-@njit(cache=True, nogil=True)
-def _counts_to_cdf(w, precision, out):
-    """Write the CDF of nonnegative weights w into out (K+1); False if the weights are invalid (as in
-    _counts, which gives the same counts for coding one symbol without writing the row). Writing
-    the row, the fused loop here is faster than _counts' two."""
+def _sums_at(w, s):
+    """(S(K), S(s), S(s + 1)) in one pass over the row."""
     k = w.shape[0]
-    total = _sum8(w)  # NaN and inf entries make it NaN or inf
-    total_count = np.int64(1) << precision
-    scale = (total_count - k) / total if total > 0.0 else math.inf
-    if not (total < math.inf and scale < math.inf):
+    full = k - k % _BLOCK
+    b = s - s % _BLOCK
+    g = 0.0
+    for j in range(0, b, _BLOCK):
+        g += _block_sum(w, j)
+    at = g
+    for j in range(b, full, _BLOCK):
+        g += _block_sum(w, j)
+    g += _partial_sum(w, full, k)
+    p = _partial_sum(w, b, s)
+    return g, at + p, at + (p + np.float64(w[s]))
+
+
+@njit(cache=True, nogil=True)
+def _block_starts(w, starts):
+    """S(K), with S(8 b) = G(b) in starts[b] for every block b (and S(K) after the last)."""
+    k = w.shape[0]
+    g = 0.0
+    for j in range(0, k - k % _BLOCK, _BLOCK):
+        starts[j // _BLOCK] = g
+        g += _block_sum(w, j)
+    if k % _BLOCK:
+        starts[k // _BLOCK] = g
+        g += _partial_sum(w, k - k % _BLOCK, k)
+    starts[(k + _BLOCK - 1) // _BLOCK] = g
+    return g
+
+
+@njit(cache=True, nogil=True)
+def _find(w, starts, scale, precision, target, part):
+    """(s, C(s), C(s + 1)) for the symbol with C(s) <= target < C(s + 1), from _block_starts' output:
+    every fourth block start, then the three blocks after the last of those <= target, then the starts
+    inside one block are counted (C is increasing: the count finds the last start <= target), with no
+    branch that depends on the data. part: scratch of 8."""
+    k = w.shape[0]
+    last = (k - 1) // _BLOCK  # the last block holding a symbol
+    b = 0
+    for h in range(4, last + 1, 4):
+        b += 4 * _at_most(starts[h], h * _BLOCK, scale, target)
+    for h in range(b + 1, min(b + 3, last) + 1):
+        b += _at_most(starts[h], h * _BLOCK, scale, target)
+    j = b * _BLOCK
+    g = starts[b]
+    part[0] = g
+    m = min(_BLOCK - 1, k - 1 - j)
+    n = 0
+    p = 0.0
+    for r in range(m):
+        p += np.float64(w[j + r])
+        part[r + 1] = g + p
+        n += _at_most(part[r + 1], j + r + 1, scale, target)
+    s = j + n
+    if s + 1 == k:
+        high = np.int64(1) << precision
+    else:
+        high = s + 1 + _start(part[n + 1] if n < m else starts[b + 1], scale)
+    return s, s + _start(part[n], scale), high
+
+
+@njit(cache=True, nogil=True)
+def _row_cdf(w, precision, out):
+    """Write the CDF of the weights w into out (K+1); False if they are invalid."""
+    k = w.shape[0]
+    g = 0.0
+    for j in range(0, k - k % _BLOCK, _BLOCK):
+        g += _block_sum(w, j)
+    scale = _scale(w, g + _partial_sum(w, k - k % _BLOCK, k), precision)
+    if scale < 0.0:
         return False
-    lowest = 0.0
-    acc = np.int64(0)
-    out[0] = 0
+    g = p = 0.0
     for j in range(k):
-        v = np.float64(w[j])
-        lowest = min(lowest, v)
-        c = np.int64(1) + np.int64(v * scale)  # truncation: the floor, for v >= 0
-        acc += c
-        out[j + 1] = acc
-    if lowest < 0.0:
-        return False
-    # The leftover goes to the symbol holding the median, found by bisection after the loop: tracking
-    # the most probable symbol inside it would cost a third of the time, and at the default precision
-    # the recipient makes no measurable difference (it only has to be deterministic).
-    lo = 0
-    hi = k
-    while hi - lo > 1:
-        mid = (lo + hi) >> 1
-        if np.int64(out[mid]) <= acc >> 1:
-            lo = mid
-        else:
-            hi = mid
-    for j in range(lo + 1, k + 1):
-        out[j] += total_count - acc
+        if j % _BLOCK == 0:
+            g, p = g + p, 0.0
+        out[j] = j + _start(g + p, scale)
+        p += np.float64(w[j])
+    out[k] = np.int64(1) << precision
     return True
 
 
@@ -192,54 +192,61 @@ def _exp_weights(x, w):
 
 
 @njit(cache=True, nogil=True)
-def _quantize_row(x, precision, logits, w, f, bs):
-    """_counts of one row (probabilities or logits) into f and bs. w: scratch of K floats."""
-    if not logits:
-        return _counts(x, precision, f, bs)
-    if not _exp_weights(x, w):
-        return False, np.int64(0)
-    return _counts(w, precision, f, bs)
-
-
-@njit(cache=True, nogil=True)
 def _quantize_rows(x, precision, logits, out):
     """Fill out (N, K+1) with CDFs; return the index of the first invalid row, or -1."""
     w = np.empty(x.shape[1])
     for i in range(x.shape[0]):
         if logits:
-            ok = _exp_weights(x[i], w) and _counts_to_cdf(w, precision, out[i])
+            ok = _exp_weights(x[i], w) and _row_cdf(w, precision, out[i])
         else:
-            ok = _counts_to_cdf(x[i], precision, out[i])
+            ok = _row_cdf(x[i], precision, out[i])
         if not ok:
             return i
     return -1
 
 
 @njit(cache=True, nogil=True)
+def _interval(w, s, precision):
+    """(valid, C(s), C(s + 1)) of symbol s under the weights w, from one pass over them."""
+    k = w.shape[0]
+    total, below, above = _sums_at(w, s)
+    scale = _scale(w, total, precision)
+    if scale < 0.0:
+        return False, np.int64(0), np.int64(0)
+    high = s + 1 + _start(above, scale) if s + 1 < k else np.int64(1) << precision
+    return True, s + _start(below, scale), high
+
+
+@njit(cache=True, nogil=True)
 def _encode_rows(symbols, x, precision, logits, buf):
-    """Quantise each row into an L1-resident scratch row of counts and code its symbol: no (N, K+1) table,
-    and only the two CDF entries the symbol needs. Returns (stream length, -1) or (0, first invalid row)."""
-    k = x.shape[1]
-    w = np.empty(k)
-    f = np.empty(k)
-    fi = f.view(np.int64)
-    bs = np.empty((k + _BLOCK - 1) // _BLOCK, np.int64)
+    """Code each symbol under its row, computing only C(s) and C(s + 1): no (N, K+1) table. Returns
+    (stream length, -1) or (0, first invalid row)."""
+    w = np.empty(x.shape[1])
     state = np.zeros(ENC_STATE_SIZE, np.uint64)
     enc_init(state)
     low, rng, cache, pending, carry, pos, started = enc_load(state)
     for i in range(x.shape[0]):
-        ok, acc = _quantize_row(x[i], precision, logits, w, f, bs)
+        if logits:
+            ok, c_low, c_high = False, np.int64(0), np.int64(0)
+            if _exp_weights(x[i], w):
+                ok, c_low, c_high = _interval(w, symbols[i], precision)
+        else:
+            ok, c_low, c_high = _interval(x[i], symbols[i], precision)
         if not ok:
             return 0, i
-        m, left = _leftover(f, bs, precision, acc)
-        s = symbols[i]
-        c_low = _prefix(f, bs, s)
-        c_high = c_low + (fi[s] - (_MAGIC_BITS - 1)) + (left if s + 1 > m else np.int64(0))
         low, rng, cache, pending, carry, pos, started = enc_step(
-            low, rng, cache, pending, carry, pos, started, buf, c_low + (left if s > m else np.int64(0)), c_high,
-            precision)
+            low, rng, cache, pending, carry, pos, started, buf, c_low, c_high, precision)
     enc_store(state, low, rng, cache, pending, carry, pos, started)
     return enc_finish(state, buf), -1
+
+
+@njit(cache=True, nogil=True)
+def _lookup(w, precision, target, starts, part):
+    """(s, C(s), C(s + 1)) of the symbol whose interval holds target, or s = -1 if w is invalid."""
+    scale = _scale(w, _block_starts(w, starts), precision)
+    if scale < 0.0:
+        return -1, np.int64(0), np.int64(0)
+    return _find(w, starts, scale, precision, target, part)
 
 
 @njit(cache=True, nogil=True)
@@ -247,19 +254,21 @@ def _decode_rows(data, x, precision, logits, out):
     """Decoder twin of _encode_rows; returns (stream consistent, first invalid row or -1)."""
     k = x.shape[1]
     w = np.empty(k)
-    f = np.empty(k)
-    fi = f.view(np.int64)
-    bs = np.empty((k + _BLOCK - 1) // _BLOCK, np.int64)
+    starts = np.empty((k + _BLOCK - 1) // _BLOCK + 1)
+    part = np.empty(_BLOCK)
     state = np.zeros(DEC_STATE_SIZE, np.uint64)
     dec_init(state, data)
     code, rng, pos, error = dec_load(state)
     for i in range(x.shape[0]):
-        ok, acc = _quantize_row(x[i], precision, logits, w, f, bs)
-        if not ok:
+        target = dec_target_of(code, rng, precision)
+        if logits:
+            s, c_low, c_high = -1, np.int64(0), np.int64(0)
+            if _exp_weights(x[i], w):
+                s, c_low, c_high = _lookup(w, precision, target, starts, part)
+        else:
+            s, c_low, c_high = _lookup(x[i], precision, target, starts, part)
+        if s < 0:
             return False, i
-        m, left = _leftover(f, bs, precision, acc)
-        s, c_low = _last_at_most(f, bs, dec_target_of(code, rng, precision), m, left)
-        c_high = c_low + (fi[s] - (_MAGIC_BITS - 1)) + (left if s == m else np.int64(0))
         code, rng, pos, error = dec_step(code, rng, pos, error, data, c_low, c_high, precision)
         out[i] = s
     dec_store(state, code, rng, pos, error)
@@ -276,6 +285,7 @@ def _as_rows(probs, precision):
         raise InvalidInputError(f"probs must be real numbers, got {x.dtype}")
     if x.dtype not in (np.float32, np.float64):
         x = x.astype(np.float64)
+    x = np.ascontiguousarray(x)  # rows read at vector speed
     k = x.shape[-1]
     limit = min(1 << precision, MAX_SYMBOLS)
     if k > limit:
@@ -306,7 +316,7 @@ def quantize(probs, precision, *, logits=False):
 
 def encode_probs(symbols, probs, precision=DEFAULT_PRECISION, *, logits=False):
     """The bytes of `coder.encode(symbols, quantize(probs, precision), precision)`, without building the
-    (N, K+1) table: each row is quantised in cache and coded at once."""
+    (N, K+1) table: each row gives only the two CDF entries its symbol needs."""
     rows, precision = _as_rows(probs, precision)
     symbols = np.asarray(symbols)
     if symbols.shape != np.shape(probs)[:-1]:
