@@ -4,8 +4,8 @@
 
 Every symbol has its own 256-way discretised logistic (a prediction in 0..255, a log-uniform scale),
 as a PixelCNN would give. constriction (`stream.queue.RangeEncoder` + `stream.model.Categorical(
-perfect=False)`) and lcodec (`lcodec.cdf.encode_probs`/`decode_probs`: each row quantised and coded in
-cache) start from the same float probabilities, float64 and then float32 (what a torch model emits: half the
+perfect=False)`) and lcodec (`lcodec.cdf.encode_probs`/`decode_probs`: from each row only the CDF entries
+its symbol needs) start from the same float probabilities, float64 and then float32 (what a torch model emits: half the
 memory traffic; constriction takes float32 too). Two more rows start from a ready (N, 257) integer CDF table (1 GB
 for 10**6 symbols: these rows measure this machine's memory as much as the coder), and a last line codes from 64
 shared CDF rows named per symbol by an index (`coder.encode(..., index=)`), a table that stays in cache. Timings

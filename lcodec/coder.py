@@ -48,9 +48,9 @@ which `dec_finish` reports.
 
 DEFAULT_PRECISION = 24, by measurement (`python -m bench.coder --precision-sweep`): on 256-way
 discretised logistics, the whole coding loss (quantisation by `lcodec.cdf.quantize` plus coder
-overhead) over the float cross-entropy is +0.0003 % / +0.0000 % / -0.0000 % at 24 bits for typical
+overhead) over the float cross-entropy is +0.0003 % / +0.0019 % / -0.0000 % at 24 bits for typical
 (scales 0.3-40, 4.4 bits/symbol), sharp (0.2-1.5, 2.1 bits) and wide (8-60, 6.4 bits) predictions,
-against +0.0048 / +0.017 / +0.0006 % at 20 bits and +0.075 / +0.25 / +0.014 % at 16 bits. 18 bits
+against +0.0039 / +0.017 / +0.0012 % at 20 bits and +0.076 / +0.25 / +0.014 % at 16 bits. 18 bits
 would already meet 0.1 %; 24 leaves margin for near-deterministic predictions, where the one count
 every symbol keeps costs about K / 2**P * 1.44 bits per symbol, and coding speed does not depend on P.
 """
