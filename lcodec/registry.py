@@ -21,6 +21,7 @@ MODELS = {
     'gray-v1': ('gray-v1-5b1a3191.npz', '5b1a3191d95d48a4715602b5e101bb41070e01315db4ea437b7466003a7bc969'),
     'gray-v2': ('gray-v2-0bb6e74b.npz', '0bb6e74b26073284a73f4c9cf0ff5e6b32bbbb9e7c759004bf95ae9a62a2dafb'),
     'gray-v3': ('gray-v3-7e9b86ba.npz', '7e9b86ba13a5892e188c96bbb062c921f8dfd06c0c5f164f967d46ad86c1ea5a'),
+    'gray-v4': ('gray-v4-61976956.npz', '6197695686a787a55e6ee94fb10f5a0e9ea89c1ba2ed1f8e627e38f65e7a3846'),
     'rgb-v0': ('rgb-v0-8957044f.npz', '8957044fbe05ecffccbe622633939a912f66c15589636559dca5bbcff981d286'),
     'rgb-v0.1': ('rgb-v0.1-70b353af.npz', '70b353af620bf92f3ca903a35512107671e481e39713f409dbd82cd610e0d50a'),
     'rgb-v1': ('rgb-v1-4f13f3b7.npz', '4f13f3b7273c5904aec365c21fb9c40c778f831d4b26d88e96c23ea1ee858ec7'),
@@ -28,7 +29,7 @@ MODELS = {
     'rgb-v3': ('rgb-v3-1bb89e57.npz', '1bb89e57afaaefbf884e6bb0459451535efa0f4ebd3a3918748b6220a6c13dfd'),
 }
 DEFAULT_MODELS = {
-    'gray': 'gray-v3',
+    'gray': 'gray-v4',
     'rgb': 'rgb-v3',
 }
 # END MODELS
