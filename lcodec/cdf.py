@@ -7,7 +7,7 @@ For K weights w (any positive total) and precision P, symbol j < K starts at
 and C(K) = 2**P, where S(j) is the sum of the weights before j. Every symbol gets one count plus its share
 of T, and the floors do not pile up: each count is within one of 1 + scale * w(j), the last symbol's too
 (S(j) <= S(K), and the two roundings in scale * S(j) stay far below one count: the floor is at most T).
-S is summed in blocks of eight: the sum of block b is its weights added in order, G(b) the sums of the
+S is summed in float64 in blocks of eight: the sum of block b is its weights added in order, G(b) the sums of the
 blocks before b added in order, and S(j) = G(b) + (the weights of block b before j, added in order).
 Rounding keeps S non-decreasing, the block sums are independent chains that run side by side, and any
 S(j) is at most 7 additions from its G(b): a coder needs C(s) and C(s + 1) alone, from one pass over the
