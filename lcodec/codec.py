@@ -12,6 +12,7 @@ import math
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
+from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
 from lcodec.coder import (
@@ -37,46 +38,86 @@ _F_SCALE = (1 << PRECISION) - 256
 _TOTAL = 1 << PRECISION
 
 
-def _madd8(acc, w, off, x0, x1, j):
-    """acc[j:j+8] += W0 * x0 + W1 * x1, W0 / W1 the even / odd entries of w.flat[off:off + 16] (int16; exact in
-    int32 by the weight-file bounds). NumPy here (pure-Python runs); compiled code gets `_madd8_ir`."""
-    flat = w.reshape(-1)
-    acc[j:j + PAIR_LANES] += (flat[off:off + 2 * PAIR_LANES:2].astype(np.int32) * np.int32(x0)
-                              + flat[off + 1:off + 2 * PAIR_LANES:2].astype(np.int32) * np.int32(x1))
+def _madd_rows(acc, wp, x, j, g):
+    """acc[j:j + 8g] += x @ W[:, j:j + 8g] for paired weights wp (`lcodec.nn.paired`), g = 1..4 groups of 8
+    outputs (int32; exact by the weight-file bounds). NumPy here (pure-Python runs); compiled code gets
+    `_madd_rows_ir`."""
+    n = wp.shape[0]
+    w = wp[:, 2 * j:2 * (j + PAIR_LANES * g)].astype(np.int64)
+    xs = np.asarray(x[:2 * n], np.int64)
+    acc[j:j + PAIR_LANES * g] += (xs[0::2] @ w[:, 0::2] + xs[1::2] @ w[:, 1::2]).astype(np.int32)
 
 
-@intrinsic
-def _madd8_ir(typingctx, acc, w, off, x0, x1, j):
-    """_madd8 as portable LLVM vector IR (sign-extend, multiply, add the even and odd lanes): x86 turns it
-    into one vpmaddwd, twice the multiply-adds of int32 code; other targets get plain vector integer ops."""
-    sig = types.void(acc, w, types.intp, types.int32, types.int32, types.intp)
-
+def _madd_rows_codegen(g):
+    """Codegen of acc[j:j + 8g] += x @ W[:, j:j + 8g] as portable LLVM vector IR: the g accumulators stay in
+    registers across the loop over input pairs, and each pair is one sign-extend, multiply and add of the even
+    and odd lanes per 8 outputs, which x86 turns into pmaddwd; other targets get plain vector integer ops."""
     def codegen(context, builder, signature, args):
         acc_arr = context.make_array(signature.args[0])(context, builder, args[0])
         w_arr = context.make_array(signature.args[1])(context, builder, args[1])
-        i16, i32 = ir.IntType(16), ir.IntType(32)
+        x_arr = context.make_array(signature.args[2])(context, builder, args[2])
+        j = args[3]
+        i16, i32, intp = ir.IntType(16), ir.IntType(32), context.get_value_type(types.intp)
         v16x16, v16x32, v8x32 = ir.VectorType(i16, 16), ir.VectorType(i32, 16), ir.VectorType(i32, 8)
-        w_ptr = builder.bitcast(builder.gep(w_arr.data, [args[2]]), v16x16.as_pointer())
-        pair = builder.insert_element(ir.Constant(ir.VectorType(i16, 2), None), builder.trunc(args[3], i16),
-                                      ir.Constant(i32, 0))
-        pair = builder.insert_element(pair, builder.trunc(args[4], i16), ir.Constant(i32, 1))
-        xs = builder.shuffle_vector(pair, pair, ir.Constant(v16x32, [0, 1] * 8))
-        prod = builder.mul(builder.sext(builder.load(w_ptr, align=2), v16x32), builder.sext(xs, v16x32))
-        even = builder.shuffle_vector(prod, prod, ir.Constant(v8x32, list(range(0, 16, 2))))
-        odd = builder.shuffle_vector(prod, prod, ir.Constant(v8x32, list(range(1, 16, 2))))
-        acc_ptr = builder.bitcast(builder.gep(acc_arr.data, [args[5]]), v8x32.as_pointer())
-        builder.store(builder.add(builder.load(acc_ptr, align=4), builder.add(even, odd)), acc_ptr, align=4)
+        n_pairs = builder.extract_value(w_arr.shape, 0)
+        width = builder.extract_value(w_arr.shape, 1)
+        slots = []
+        for q in range(g):
+            ptr = builder.bitcast(builder.gep(acc_arr.data, [builder.add(j, ir.Constant(intp, PAIR_LANES * q))]),
+                                  v8x32.as_pointer())
+            slot = cgutils.alloca_once(builder, v8x32)
+            builder.store(builder.load(ptr, align=4), slot)
+            slots.append((ptr, slot))
+        with cgutils.for_range(builder, n_pairs) as loop:
+            i = loop.index
+            two_i = builder.shl(i, ir.Constant(intp, 1))
+            x0 = builder.load(builder.gep(x_arr.data, [two_i]))
+            x1 = builder.load(builder.gep(x_arr.data, [builder.add(two_i, ir.Constant(intp, 1))]))
+            pair = builder.or_(builder.and_(x0, ir.Constant(i32, 0xFFFF)), builder.shl(x1, ir.Constant(i32, 16)))
+            one = builder.insert_element(ir.Constant(v8x32, None), pair, ir.Constant(i32, 0))
+            xs = builder.shuffle_vector(one, one, ir.Constant(v8x32, [0] * 8))  # (x0, x1) in every 32-bit lane
+            xs = builder.sext(builder.bitcast(xs, v16x16), v16x32)
+            base = builder.add(builder.mul(i, width), builder.shl(j, ir.Constant(intp, 1)))
+            for q, (_, slot) in enumerate(slots):
+                w_ptr = builder.bitcast(builder.gep(w_arr.data, [builder.add(base, ir.Constant(intp, 16 * q))]),
+                                        v16x16.as_pointer())
+                prod = builder.mul(builder.sext(builder.load(w_ptr, align=2), v16x32), xs)
+                even = builder.shuffle_vector(prod, prod, ir.Constant(v8x32, list(range(0, 16, 2))))
+                odd = builder.shuffle_vector(prod, prod, ir.Constant(v8x32, list(range(1, 16, 2))))
+                builder.store(builder.add(builder.load(slot), builder.add(even, odd)), slot)
+        for ptr, slot in slots:
+            builder.store(builder.load(slot), ptr, align=4)
         return context.get_dummy_value()
 
-    return sig, codegen
+    return codegen
 
 
-@overload(_madd8)
-def _madd8_compiled(acc, w, off, x0, x1, j):
-    if not (isinstance(acc, types.Array) and acc.dtype == types.int32 and acc.layout == "C"
-            and isinstance(w, types.Array) and w.dtype == types.int16 and w.layout == "C"):
+def _madd_rows_intrinsic(g):
+    @intrinsic
+    def madd(typingctx, acc, wp, x, j):
+        return types.void(acc, wp, x, types.intp), _madd_rows_codegen(g)
+    return madd
+
+
+_madd1, _madd2, _madd3, _madd4 = (_madd_rows_intrinsic(g) for g in (1, 2, 3, 4))
+
+
+@overload(_madd_rows)
+def _madd_rows_compiled(acc, wp, x, j, g):
+    if not all(isinstance(a, types.Array) and a.layout == "C" for a in (acc, wp, x)) or not (
+            acc.dtype == types.int32 and wp.dtype == types.int16 and x.dtype == types.int32):
         return None
-    return lambda acc, w, off, x0, x1, j: _madd8_ir(acc, w, off, x0, x1, j)
+
+    def impl(acc, wp, x, j, g):
+        if g == 4:
+            _madd4(acc, wp, x, j)
+        elif g == 3:
+            _madd3(acc, wp, x, j)
+        elif g == 2:
+            _madd2(acc, wp, x, j)
+        else:
+            _madd1(acc, wp, x, j)
+    return impl
 
 
 @njit(cache=True, nogil=True)
@@ -112,18 +153,14 @@ def _forward(pad, y, x, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, so, win
 
 @njit(cache=True, nogil=True)
 def _affine(wp, b, x, acc):
-    """acc = b + x @ W for paired weights wp (n_in / 2, 2 * n_out8): one pairwise multiply-add per input pair
-    and 8 outputs, skipping pairs of zero inputs (ReLU outputs often are). x holds 2 * wp.shape[0] inputs
-    (a zero in the odd one's place), acc n_out8 entries (those past b stay 0: their weights are 0)."""
+    """acc = b + x @ W for paired weights wp (n_in / 2, 2 * n_out8), up to 32 outputs at a time. x holds
+    2 * wp.shape[0] inputs (a zero in the odd one's place), acc n_out8 entries (those past b stay 0: their
+    weights are 0)."""
     for j in range(b.shape[0]):
         acc[j] = b[j]
-    width = wp.shape[1]
-    for i in range(wp.shape[0]):
-        x0 = x[2 * i]
-        x1 = x[2 * i + 1]
-        if x0 != 0 or x1 != 0:
-            for j in range(0, width >> 1, PAIR_LANES):
-                _madd8(acc, wp, i * width + 2 * j, x0, x1, j)
+    n_out8 = wp.shape[1] >> 1
+    for j in range(0, n_out8, 4 * PAIR_LANES):
+        _madd_rows(acc, wp, x, j, min(4, (n_out8 - j) // PAIR_LANES))
 
 
 @njit(cache=True, nogil=True)
