@@ -102,7 +102,7 @@ def _madd_rows_intrinsic(g):
 _madd1, _madd2, _madd3, _madd4 = (_madd_rows_intrinsic(g) for g in (1, 2, 3, 4))
 
 
-@overload(_madd_rows)
+@overload(_madd_rows, inline="always")
 def _madd_rows_compiled(acc, wp, x, j, g):
     if not all(isinstance(a, types.Array) and a.layout == "C" for a in (acc, wp, x)) or not (
             acc.dtype == types.int32 and wp.dtype == types.int16 and x.dtype == types.int32):
@@ -120,7 +120,7 @@ def _madd_rows_compiled(acc, wp, x, j, g):
     return impl
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _forward(pad, y, x, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, so, win, acc, hid, oacc, out):
     """Head outputs of pixel (y, x) into out (int64).
 
@@ -151,7 +151,7 @@ def _forward(pad, y, x, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, so, win
         out[j] = min(max(_requant(oacc[j], mo[j], so[j]), -OUT_CLAMP), OUT_CLAMP)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _affine(wp, b, x, acc):
     """acc = b + x @ W for paired weights wp (n_in / 2, 2 * n_out8), up to 32 outputs at a time. x holds
     2 * wp.shape[0] inputs (a zero in the odd one's place), acc n_out8 entries (those past b stay 0: their
@@ -163,13 +163,13 @@ def _affine(wp, b, x, acc):
         _madd_rows(acc, wp, x, j, min(4, (n_out8 - j) // PAIR_LANES))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _requant(acc, m, s):
     """round(acc * m / 2**s), ties up, in int64 (|acc * m| < 2**62 by the weight-file bounds)."""
     return (np.int64(acc) * m + (np.int64(1) << (s - 1))) >> s
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _mixture(out, ch, xr, xg, cfg, exp_lut, invs_lut, scale_lut, wts, mu, inv, scl):
     """Weights (sum 2**16), means (1/256 pixel), inverse scales and scales of channel ch; xr, xg = x_R - 128,
     x_G - 128."""
@@ -208,7 +208,7 @@ def _mixture(out, ch, xr, xg, cfg, exp_lut, invs_lut, scale_lut, wts, mu, inv, s
         scl[i] = scale_lut[ls]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _bit_length(v):
     n = 0
     while v > 0:
@@ -217,7 +217,7 @@ def _bit_length(v):
     return n
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _adapt(stats, lms, errs, y, x, ch, cfg, wts, mu, inv, scl, feat, memo):
     """Correct mu and inv of sub-pixel (y, x, ch) from what was coded before it (see lcodec.nn). errs holds the
     errors of the current and previous row in slots y & 1 and (y + 1) & 1, at column + 1 (zero borders); memo
@@ -267,7 +267,7 @@ def _adapt(stats, lms, errs, y, x, ch, cfg, wts, mu, inv, scl, feat, memo):
     memo[4] = sctx
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _adapt_update(stats, lms, errs, y, x, ch, feat, memo, v, shift):
     """Learn from the coded sub-pixel v: the contexts' decayed sums, the row of errors, the LMS weights."""
     ctx = memo[0]
@@ -286,7 +286,7 @@ def _adapt_update(stats, lms, errs, y, x, ch, feat, memo, v, shift):
                 lms[ch, i] = min(max(lms[ch, i] + (step if feat[i] > 0 else -step), -LMS_CLAMP), LMS_CLAMP)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _predict(pad, y, x, ch, r, c, cfg, out, exp_lut, invs_lut, scale_lut, wts, mu, inv, scl,
              shift, stats, lms, errs, feat, memo):
     """The mixture of sub-pixel (y, x, ch), corrected by the adaptive stage when it is on. The encoder, the
@@ -297,7 +297,7 @@ def _predict(pad, y, x, ch, r, c, cfg, out, exp_lut, invs_lut, scale_lut, wts, m
         _adapt(stats, lms, errs, y, x, ch, cfg, wts, mu, inv, scl, feat, memo)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _cdf_at(v, wts, mu, inv, sig_lut):
     """C(v) for v in 0..256: strictly increasing, C(0) = 0, C(256) = 2**PRECISION."""
     if v <= 0:
@@ -314,7 +314,7 @@ def _cdf_at(v, wts, mu, inv, sig_lut):
     return v + ((_F_SCALE * f) >> F_BITS)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _search(target, wts, mu, inv, sig_lut):
     """(v, C(v), C(v + 1)) with C(v) <= target < C(v + 1). Gallops out from the mixture mean, then bisects:
     a sub-pixel a few values from its prediction costs about 4 evaluations of C instead of 8."""
