@@ -74,7 +74,7 @@ def _at_most(s, j, scale, target):
     return s * scale < np.float64(target - j + 1)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _has_negative(w):
     neg = False  # flagged, not returned early, so that the loop vectorises
     for j in range(w.shape[0]):
@@ -82,7 +82,7 @@ def _has_negative(w):
     return neg
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _scale(w, total, precision):
     """scale = (2**P - K) / S(K) (zero if K = 2**P), or -1.0 if the weights are invalid: a negative, NaN or
     infinite entry, or a total of zero (or so near it, below 1e-298, that the scale overflows)."""
@@ -92,7 +92,7 @@ def _scale(w, total, precision):
     return -1.0 if _has_negative(w) else scale
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _sums_at(w, s):
     """(S(K), S(s), S(s + 1)) in one pass over the row."""
     k = w.shape[0]
@@ -109,7 +109,7 @@ def _sums_at(w, s):
     return g, at + p, at + (p + np.float64(w[s]))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _block_starts(w, starts):
     """S(K), with S(8 b) = G(b) in starts[b] for every block b (and S(K) after the last)."""
     k = w.shape[0]
@@ -124,7 +124,7 @@ def _block_starts(w, starts):
     return g
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _find(w, starts, scale, precision, target, part):
     """(s, C(s), C(s + 1)) for the symbol with C(s) <= target < C(s + 1), from _block_starts' output:
     every fourth block start, then the three blocks after the last of those <= target, then the starts
@@ -155,7 +155,7 @@ def _find(w, starts, scale, precision, target, part):
     return s, s + _start(part[n], scale), high
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _row_cdf(w, precision, out):
     """Write the CDF of the weights w into out (K+1); False if they are invalid."""
     k = w.shape[0]
@@ -175,7 +175,7 @@ def _row_cdf(w, precision, out):
     return True
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _exp_weights(x, w):
     """w = exp(x - max(x)) for a row of logits; False if it has a NaN or +inf or is all -inf."""
     m = -math.inf
@@ -205,7 +205,7 @@ def _quantize_rows(x, precision, logits, out):
     return -1
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _interval(w, s, precision):
     """(valid, C(s), C(s + 1)) of symbol s under the weights w, from one pass over them."""
     k = w.shape[0]
@@ -240,7 +240,7 @@ def _encode_rows(symbols, x, precision, logits, buf):
     return enc_finish(state, buf), -1
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _lookup(w, precision, target, starts, part):
     """(s, C(s), C(s + 1)) of the symbol whose interval holds target, or s = -1 if w is invalid."""
     scale = _scale(w, _block_starts(w, starts), precision)
