@@ -164,7 +164,7 @@ def enc_store(state, low, rng, cache, pending, carry, pos, started):
     state[_HAS_CACHE] = started
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def enc_put(state, buf, cdf_low, cdf_high, precision):
     """Encode the interval [cdf_low, cdf_high) of 2**precision (InvalidInputError if it is empty)."""
     low, rng, cache, pending, carry, pos, started = enc_load(state)
@@ -253,7 +253,7 @@ def dec_store(state, code, rng, pos, error):
     state[_ERROR] = error
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def dec_target(state, data, precision):
     """The value in [0, 2**precision) whose CDF interval holds the next symbol.
 
@@ -263,7 +263,7 @@ def dec_target(state, data, precision):
     return dec_target_of(state[_CODE], state[_DRANGE], precision)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def dec_consume(state, data, cdf_low, cdf_high, precision):
     """Narrow to the decoded symbol's interval [cdf_low, cdf_high) and read bytes as the range shrinks."""
     code, rng, pos, error = dec_load(state)
@@ -286,7 +286,7 @@ def dec_finish(state, data):
     return n + 7 <= np.int64(state[_DPOS])
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def search_cdf(cdf_row, target):
     """(s, cdf_row[s], cdf_row[s + 1]) with cdf_row[s] <= target < cdf_row[s + 1], by binary search."""
     lo = 0
@@ -300,7 +300,7 @@ def search_cdf(cdf_row, target):
     return lo, np.int64(cdf_row[lo]), np.int64(cdf_row[lo + 1])
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def search_cdf_fn(cdf_fn, params, target, n_symbols, precision):
     """Like search_cdf for a monotone CDF given as cdf_fn(params, v), C(0) = 0 and C(K) = 2**precision."""
     lo = 0
