@@ -39,9 +39,9 @@ _TOTAL = 1 << PRECISION
 
 
 def _madd_rows(acc, wp, x, j, g):
-    """acc[j:j + 8g] += x @ W[:, j:j + 8g] for paired weights wp (`lcodec.nn.paired`), g = 1..4 groups of 8
-    outputs (int32; exact by the weight-file bounds). NumPy here (pure-Python runs); compiled code gets
-    `_madd_rows_ir`."""
+    """acc[j:j + 8g] += x @ W[:, j:j + 8g] for paired weights wp (`lcodec.nn.paired`), int16 inputs x, g = 1..8
+    groups of 8 outputs (int32; exact by the weight-file bounds). NumPy here (pure-Python runs); compiled code
+    gets `_madd_rows_codegen`."""
     n = wp.shape[0]
     w = wp[:, 2 * j:2 * (j + PAIR_LANES * g)].astype(np.int64)
     xs = np.asarray(x[:2 * n], np.int64)
@@ -51,7 +51,8 @@ def _madd_rows(acc, wp, x, j, g):
 def _madd_rows_codegen(g):
     """Codegen of acc[j:j + 8g] += x @ W[:, j:j + 8g] as portable LLVM vector IR: the g accumulators stay in
     registers across the loop over input pairs, and each pair is one sign-extend, multiply and add of the even
-    and odd lanes per 8 outputs, which x86 turns into pmaddwd; other targets get plain vector integer ops."""
+    and odd lanes per 8 outputs, which x86 turns into pmaddwd; other targets get plain vector integer ops.
+    The pair (x[2i], x[2i + 1]) is loaded as one 32-bit word and broadcast."""
     def codegen(context, builder, signature, args):
         acc_arr = context.make_array(signature.args[0])(context, builder, args[0])
         w_arr = context.make_array(signature.args[1])(context, builder, args[1])
@@ -70,11 +71,8 @@ def _madd_rows_codegen(g):
             slots.append((ptr, slot))
         with cgutils.for_range(builder, n_pairs) as loop:
             i = loop.index
-            two_i = builder.shl(i, ir.Constant(intp, 1))
-            x0 = builder.load(builder.gep(x_arr.data, [two_i]))
-            x1 = builder.load(builder.gep(x_arr.data, [builder.add(two_i, ir.Constant(intp, 1))]))
-            pair = builder.or_(builder.and_(x0, ir.Constant(i32, 0xFFFF)), builder.shl(x1, ir.Constant(i32, 16)))
-            one = builder.insert_element(ir.Constant(v8x32, None), pair, ir.Constant(i32, 0))
+            x_ptr = builder.bitcast(builder.gep(x_arr.data, [builder.shl(i, ir.Constant(intp, 1))]), i32.as_pointer())
+            one = builder.insert_element(ir.Constant(v8x32, None), builder.load(x_ptr, align=2), ir.Constant(i32, 0))
             xs = builder.shuffle_vector(one, one, ir.Constant(v8x32, [0] * 8))  # (x0, x1) in every 32-bit lane
             xs = builder.sext(builder.bitcast(xs, v16x16), v16x32)
             base = builder.add(builder.mul(i, width), builder.shl(j, ir.Constant(intp, 1)))
@@ -99,17 +97,25 @@ def _madd_rows_intrinsic(g):
     return madd
 
 
-_madd1, _madd2, _madd3, _madd4 = (_madd_rows_intrinsic(g) for g in (1, 2, 3, 4))
+_madd1, _madd2, _madd3, _madd4, _madd5, _madd6, _madd7, _madd8 = (_madd_rows_intrinsic(g) for g in range(1, 9))
 
 
 @overload(_madd_rows, inline="always")
 def _madd_rows_compiled(acc, wp, x, j, g):
     if not all(isinstance(a, types.Array) and a.layout == "C" for a in (acc, wp, x)) or not (
-            acc.dtype == types.int32 and wp.dtype == types.int16 and x.dtype == types.int32):
+            acc.dtype == types.int32 and wp.dtype == types.int16 and x.dtype == types.int16):
         return None
 
     def impl(acc, wp, x, j, g):
-        if g == 4:
+        if g == 8:
+            _madd8(acc, wp, x, j)
+        elif g == 7:
+            _madd7(acc, wp, x, j)
+        elif g == 6:
+            _madd6(acc, wp, x, j)
+        elif g == 5:
+            _madd5(acc, wp, x, j)
+        elif g == 4:
             _madd4(acc, wp, x, j)
         elif g == 3:
             _madd3(acc, wp, x, j)
@@ -124,7 +130,7 @@ def _madd_rows_compiled(acc, wp, x, j, g):
 def _forward(pad, y, x, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, so, win, acc, hid, oacc, out):
     """Head outputs of pixel (y, x) into out (int64).
 
-    pad: int32 (h + r, w + 2r, C) holding x - 128 of the pixels known so far, zero elsewhere; pixel (y, x)
+    pad: int16 (h + r, w + 2r, C) holding x - 128 of the pixels known so far, zero elsewhere; pixel (y, x)
     sits at pad[y + r, x + r]. The causal window is gathered into win (contiguous runs of pad), then each
     layer is a sum of pairwise multiply-adds over its inputs (`lcodec.nn.paired` weights).
     """
@@ -153,14 +159,14 @@ def _forward(pad, y, x, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, so, win
 
 @njit(cache=True, nogil=True, inline="always")
 def _affine(wp, b, x, acc):
-    """acc = b + x @ W for paired weights wp (n_in / 2, 2 * n_out8), up to 32 outputs at a time. x holds
+    """acc = b + x @ W for paired weights wp (n_in / 2, 2 * n_out8), up to 64 outputs at a time. x holds
     2 * wp.shape[0] inputs (a zero in the odd one's place), acc n_out8 entries (those past b stay 0: their
     weights are 0)."""
     for j in range(b.shape[0]):
         acc[j] = b[j]
     n_out8 = wp.shape[1] >> 1
-    for j in range(0, n_out8, 4 * PAIR_LANES):
-        _madd_rows(acc, wp, x, j, min(4, (n_out8 - j) // PAIR_LANES))
+    for j in range(0, n_out8, 8 * PAIR_LANES):
+        _madd_rows(acc, wp, x, j, min(8, (n_out8 - j) // PAIR_LANES))
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -359,8 +365,8 @@ def _scratch(cfg, w1, wo, bo):
     """Per-tile work buffers for _forward / _mixture and the adaptive stage's statistics (win, acc, hid and oacc
     sized for the paired weights w1, wo)."""
     k = cfg[CFG_K]
-    return (np.zeros(2 * w1.shape[0], np.int32), np.zeros(w1.shape[1] >> 1, np.int32),
-            np.zeros(2 * wo.shape[0], np.int32), np.zeros(wo.shape[1] >> 1, np.int32), np.zeros(bo.shape[0], np.int64),
+    return (np.zeros(2 * w1.shape[0], np.int16), np.zeros(w1.shape[1] >> 1, np.int32),
+            np.zeros(2 * wo.shape[0], np.int16), np.zeros(wo.shape[1] >> 1, np.int32), np.zeros(bo.shape[0], np.int64),
             np.zeros(k, np.int64), np.zeros(k, np.int64), np.zeros(k, np.int64), np.zeros(k, np.int64),
             np.zeros((cfg[CFG_C] * ADAPT_BUCKETS * max(cfg[CFG_ERRCTX], 1), 4), np.int64), np.zeros(5, np.int64))
 
@@ -377,13 +383,13 @@ def _adapt_state(c, w):
 
 @njit(cache=True, nogil=True)
 def _padded(tile, r):
-    """int32 (h + r, w + 2r, C) with tile - 128 at [r:, r:r+w] and zeros around it."""
+    """int16 (h + r, w + 2r, C) with tile - 128 at [r:, r:r+w] and zeros around it."""
     h, w, c = tile.shape
-    pad = np.zeros((h + r, w + 2 * r, c), np.int32)
+    pad = np.zeros((h + r, w + 2 * r, c), np.int16)
     for y in range(h):
         for x in range(w):
             for ch in range(c):
-                pad[y + r, x + r, ch] = np.int32(tile[y, x, ch]) - 128
+                pad[y + r, x + r, ch] = np.int16(tile[y, x, ch]) - 128
     return pad
 
 
@@ -426,7 +432,7 @@ def _decode_kernel(data, h, w, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, 
                    sig_lut, exp_lut, invs_lut, scale_lut):
     c = cfg[CFG_C]
     r = cfg[CFG_R]
-    pad = np.zeros((h + r, w + 2 * r, c), np.int32)
+    pad = np.zeros((h + r, w + 2 * r, c), np.int16)
     img = np.empty((h, w, c), np.uint8)
     win, acc, hid, oacc, out, wts, mu, inv, scl, stats, memo = _scratch(cfg, w1, wo, bo)
     shift = cfg[CFG_ADAPT]
