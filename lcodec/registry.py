@@ -27,10 +27,11 @@ MODELS = {
     'rgb-v1': ('rgb-v1-4f13f3b7.npz', '4f13f3b7273c5904aec365c21fb9c40c778f831d4b26d88e96c23ea1ee858ec7'),
     'rgb-v2': ('rgb-v2-f2d121bc.npz', 'f2d121bc5e625697a0be1ca76596d6ddb08928d8094331339549bee42c97b21c'),
     'rgb-v3': ('rgb-v3-1bb89e57.npz', '1bb89e57afaaefbf884e6bb0459451535efa0f4ebd3a3918748b6220a6c13dfd'),
+    'rgb-v4': ('rgb-v4-4a214f00.npz', '4a214f00adbd14d3fb104393a0e7850cbe1619992a593bf48ca67fdcf82eadca'),
 }
 DEFAULT_MODELS = {
     'gray': 'gray-v4',
-    'rgb': 'rgb-v3',
+    'rgb': 'rgb-v4',
 }
 # END MODELS
 
