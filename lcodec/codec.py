@@ -41,63 +41,68 @@ _TOTAL = 1 << PRECISION
 def _madd_rows(acc, wp, x, j, g):
     """acc[j:j + 8g] += x @ W[:, j:j + 8g] for paired weights wp (`lcodec.nn.paired`), int16 inputs x, g = 1..8
     groups of 8 outputs (int32; exact by the weight-file bounds). NumPy here (pure-Python runs); compiled code
-    gets `_madd_rows_codegen`."""
+    gets `_madd_rows_ir`."""
     n = wp.shape[0]
     w = wp[:, 2 * j:2 * (j + PAIR_LANES * g)].astype(np.int64)
     xs = np.asarray(x[:2 * n], np.int64)
     acc[j:j + PAIR_LANES * g] += (xs[0::2] @ w[:, 0::2] + xs[1::2] @ w[:, 1::2]).astype(np.int32)
 
 
-def _madd_rows_codegen(g):
-    """Codegen of acc[j:j + 8g] += x @ W[:, j:j + 8g] as portable LLVM vector IR: the g accumulators stay in
-    registers across the loop over input pairs, and each pair is one sign-extend, multiply and add of the even
-    and odd lanes per 8 outputs, which x86 turns into pmaddwd; other targets get plain vector integer ops.
-    The pair (x[2i], x[2i + 1]) is loaded as one 32-bit word and broadcast."""
+def _madd_rows_loop(context, builder, acc_arr, w_arr, x_arr, j, g):
+    """IR of acc[j:j + 8g] += x @ W[:, j:j + 8g] for a fixed g: the g accumulators stay in registers across the
+    loop over input pairs, and each pair is one sign-extend, multiply and add of the even and odd lanes per 8
+    outputs, which x86 turns into pmaddwd; other targets get plain vector integer ops. The pair
+    (x[2i], x[2i + 1]) is loaded as one 32-bit word and broadcast."""
+    i16, i32, intp = ir.IntType(16), ir.IntType(32), context.get_value_type(types.intp)
+    v16x16, v16x32, v8x32 = ir.VectorType(i16, 16), ir.VectorType(i32, 16), ir.VectorType(i32, 8)
+    n_pairs = builder.extract_value(w_arr.shape, 0)
+    width = builder.extract_value(w_arr.shape, 1)
+    slots = []
+    for q in range(g):
+        ptr = builder.bitcast(builder.gep(acc_arr.data, [builder.add(j, ir.Constant(intp, PAIR_LANES * q))]),
+                              v8x32.as_pointer())
+        slot = cgutils.alloca_once(builder, v8x32)
+        builder.store(builder.load(ptr, align=4), slot)
+        slots.append((ptr, slot))
+    with cgutils.for_range(builder, n_pairs) as loop:
+        i = loop.index
+        x_ptr = builder.bitcast(builder.gep(x_arr.data, [builder.shl(i, ir.Constant(intp, 1))]), i32.as_pointer())
+        one = builder.insert_element(ir.Constant(v8x32, None), builder.load(x_ptr, align=2), ir.Constant(i32, 0))
+        xs = builder.shuffle_vector(one, one, ir.Constant(v8x32, [0] * 8))  # (x0, x1) in every 32-bit lane
+        xs = builder.sext(builder.bitcast(xs, v16x16), v16x32)
+        base = builder.add(builder.mul(i, width), builder.shl(j, ir.Constant(intp, 1)))
+        for q, (_, slot) in enumerate(slots):
+            w_ptr = builder.bitcast(builder.gep(w_arr.data, [builder.add(base, ir.Constant(intp, 16 * q))]),
+                                    v16x16.as_pointer())
+            prod = builder.mul(builder.sext(builder.load(w_ptr, align=2), v16x32), xs)
+            even = builder.shuffle_vector(prod, prod, ir.Constant(v8x32, list(range(0, 16, 2))))
+            odd = builder.shuffle_vector(prod, prod, ir.Constant(v8x32, list(range(1, 16, 2))))
+            builder.store(builder.add(builder.load(slot), builder.add(even, odd)), slot)
+    for ptr, slot in slots:
+        builder.store(builder.load(slot), ptr, align=4)
+
+
+@intrinsic
+def _madd_rows_ir(typingctx, acc, wp, x, j, g):
+    """_madd_rows in compiled code: a switch on g (1..8; other values do nothing) over one register-resident
+    loop per group count."""
+    sig = types.void(acc, wp, x, types.intp, types.intp)
+
     def codegen(context, builder, signature, args):
-        acc_arr = context.make_array(signature.args[0])(context, builder, args[0])
-        w_arr = context.make_array(signature.args[1])(context, builder, args[1])
-        x_arr = context.make_array(signature.args[2])(context, builder, args[2])
-        j = args[3]
-        i16, i32, intp = ir.IntType(16), ir.IntType(32), context.get_value_type(types.intp)
-        v16x16, v16x32, v8x32 = ir.VectorType(i16, 16), ir.VectorType(i32, 16), ir.VectorType(i32, 8)
-        n_pairs = builder.extract_value(w_arr.shape, 0)
-        width = builder.extract_value(w_arr.shape, 1)
-        slots = []
-        for q in range(g):
-            ptr = builder.bitcast(builder.gep(acc_arr.data, [builder.add(j, ir.Constant(intp, PAIR_LANES * q))]),
-                                  v8x32.as_pointer())
-            slot = cgutils.alloca_once(builder, v8x32)
-            builder.store(builder.load(ptr, align=4), slot)
-            slots.append((ptr, slot))
-        with cgutils.for_range(builder, n_pairs) as loop:
-            i = loop.index
-            x_ptr = builder.bitcast(builder.gep(x_arr.data, [builder.shl(i, ir.Constant(intp, 1))]), i32.as_pointer())
-            one = builder.insert_element(ir.Constant(v8x32, None), builder.load(x_ptr, align=2), ir.Constant(i32, 0))
-            xs = builder.shuffle_vector(one, one, ir.Constant(v8x32, [0] * 8))  # (x0, x1) in every 32-bit lane
-            xs = builder.sext(builder.bitcast(xs, v16x16), v16x32)
-            base = builder.add(builder.mul(i, width), builder.shl(j, ir.Constant(intp, 1)))
-            for q, (_, slot) in enumerate(slots):
-                w_ptr = builder.bitcast(builder.gep(w_arr.data, [builder.add(base, ir.Constant(intp, 16 * q))]),
-                                        v16x16.as_pointer())
-                prod = builder.mul(builder.sext(builder.load(w_ptr, align=2), v16x32), xs)
-                even = builder.shuffle_vector(prod, prod, ir.Constant(v8x32, list(range(0, 16, 2))))
-                odd = builder.shuffle_vector(prod, prod, ir.Constant(v8x32, list(range(1, 16, 2))))
-                builder.store(builder.add(builder.load(slot), builder.add(even, odd)), slot)
-        for ptr, slot in slots:
-            builder.store(builder.load(slot), ptr, align=4)
+        acc_arr, w_arr, x_arr = (context.make_array(t)(context, builder, v)
+                                 for t, v in zip(signature.args[:3], args[:3]))
+        done = builder.append_basic_block("madd.done")
+        switch = builder.switch(args[4], done)
+        for g in range(1, 9):
+            case = builder.append_basic_block(f"madd.g{g}")
+            switch.add_case(ir.Constant(args[4].type, g), case)
+            builder.position_at_end(case)
+            _madd_rows_loop(context, builder, acc_arr, w_arr, x_arr, args[3], g)
+            builder.branch(done)
+        builder.position_at_end(done)
         return context.get_dummy_value()
 
-    return codegen
-
-
-def _madd_rows_intrinsic(g):
-    @intrinsic
-    def madd(typingctx, acc, wp, x, j):
-        return types.void(acc, wp, x, types.intp), _madd_rows_codegen(g)
-    return madd
-
-
-_madd1, _madd2, _madd3, _madd4, _madd5, _madd6, _madd7, _madd8 = (_madd_rows_intrinsic(g) for g in range(1, 9))
+    return sig, codegen
 
 
 @overload(_madd_rows, inline="always")
@@ -105,25 +110,7 @@ def _madd_rows_compiled(acc, wp, x, j, g):
     if not all(isinstance(a, types.Array) and a.layout == "C" for a in (acc, wp, x)) or not (
             acc.dtype == types.int32 and wp.dtype == types.int16 and x.dtype == types.int16):
         return None
-
-    def impl(acc, wp, x, j, g):
-        if g == 8:
-            _madd8(acc, wp, x, j)
-        elif g == 7:
-            _madd7(acc, wp, x, j)
-        elif g == 6:
-            _madd6(acc, wp, x, j)
-        elif g == 5:
-            _madd5(acc, wp, x, j)
-        elif g == 4:
-            _madd4(acc, wp, x, j)
-        elif g == 3:
-            _madd3(acc, wp, x, j)
-        elif g == 2:
-            _madd2(acc, wp, x, j)
-        else:
-            _madd1(acc, wp, x, j)
-    return impl
+    return lambda acc, wp, x, j, g: _madd_rows_ir(acc, wp, x, j, g)
 
 
 @njit(cache=True, nogil=True, inline="always")
