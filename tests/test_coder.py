@@ -286,6 +286,73 @@ def test_decode_validates_cdfs_too():
         coder.decode(b"\x12", np.array([[0, 8, 8, 16]]), 4)
 
 
+def test_blocks_through_encoder_and_decoder_give_the_batch_bytes():
+    rng = np.random.default_rng(12)
+    cdfs = np.stack([random_cdf(rng, 40, 20, skew=float(i % 3)) for i in range(3000)])
+    symbols = sample(rng, cdfs)
+    data = coder.encode(symbols, cdfs, 20)
+    cuts = np.sort(np.concatenate([[0, 0, 3000], rng.integers(0, 3000, 12)]))  # an empty block too
+    encoder, decoder = coder.Encoder(20), coder.Decoder(data, 20)
+    for a, b in zip(cuts[:-1], cuts[1:]):
+        encoder.encode(symbols[a:b], cdfs[a:b], validate=bool(a % 2))
+        assert np.array_equal(decoder.decode(cdfs[a:b]), symbols[a:b])
+    decoder.finish()
+    assert encoder.finish() == data
+    with pytest.raises(InvalidInputError, match="finished"):
+        encoder.encode(symbols[:1], cdfs[:1], validate=False)
+    short = coder.Decoder(data[:-2], 20)  # truncated: wrong symbols or a FormatError, never silence
+    out = short.decode(cdfs)
+    if np.array_equal(out, symbols):
+        with pytest.raises(FormatError):
+            short.finish()
+
+
+def counts_cdf(counts, precision):
+    """An adaptive model: symbol frequencies so far (plus one) as a CDF, the same on both sides."""
+    c = np.concatenate([[0], np.cumsum(counts)])
+    return (c * ((1 << precision) - counts.size) // c[-1] + np.arange(counts.size + 1)).astype(np.int64)
+
+
+def test_decoder_blocks_can_depend_on_the_symbols_decoded_before():
+    rng = np.random.default_rng(13)
+    symbols = np.minimum(rng.geometric(0.2, 4000) - 1, 15)
+    encoder, counts = coder.Encoder(16), np.ones(16, np.int64)
+    for block in symbols.reshape(-1, 100):
+        encoder.encode(block, counts_cdf(counts, 16)[None], index=np.zeros(100, np.int64))
+        counts += np.bincount(block, minlength=16)
+    data = encoder.finish()
+    decoder, counts, out = coder.Decoder(data, 16), np.ones(16, np.int64), []
+    for _ in range(40):
+        out.append(decoder.decode(counts_cdf(counts, 16)[None], index=np.zeros(100, np.int64)))
+        counts += np.bincount(out[-1], minlength=16)
+    decoder.finish()
+    assert np.array_equal(np.concatenate(out), symbols)
+    freq = np.bincount(symbols, minlength=16) / symbols.size
+    entropy = -(symbols.size * freq[freq > 0] * np.log2(freq[freq > 0])).sum()
+    assert len(data) * 8 < entropy + 300  # the adapted model learns the frequencies (uniform: 4000 * 4 bits)
+
+
+def test_a_rejected_block_leaves_the_encoder_and_decoder_as_they_were():
+    rng = np.random.default_rng(14)
+    cdfs = np.stack([random_cdf(rng, 8, 12) for _ in range(200)])
+    symbols = sample(rng, cdfs)
+    bad = cdfs[:50].copy()
+    bad[30, 4] = bad[30, 3]
+    encoder = coder.Encoder(12)
+    encoder.encode(symbols[:100], cdfs[:100])
+    with pytest.raises(InvalidInputError, match="cdfs row 30 is not strictly increasing"):
+        encoder.encode(symbols[100:150], bad)
+    encoder.encode(symbols[100:], cdfs[100:])
+    data = encoder.finish()
+    assert data == coder.encode(symbols, cdfs, 12)
+    decoder = coder.Decoder(data, 12)
+    decoder.decode(cdfs[:100])
+    with pytest.raises(InvalidInputError, match="cdfs row 30"):
+        decoder.decode(bad)
+    assert np.array_equal(decoder.decode(cdfs[100:]), symbols[100:])
+    decoder.finish()
+
+
 # A parametric CDF as a caller would write it: C(v) = v + floor((2**P - K) * v**2 / K**2).
 @njit(cache=True)
 def quadratic_cdf(params, v):
@@ -402,5 +469,7 @@ def test_benchmark_runs_and_reports_every_coder(capsys):
     main(["-n", "3000", "--repeat", "1"])
     out = capsys.readouterr().out
     assert "| constriction 0.5, from float64 probs | " in out and "| constriction 0.5, from float32 probs | " in out
-    assert out.count("| lcodec P=24") == 4 and "Ready CDFs from 64 shared rows" in out
+    assert out.count("| lcodec P=24") == 2 and "lcodec P=24 from ready integer CDFs" in out
+    assert out.count("| per-symbol rows, fresh blocks of 1024") == 2 and out.count("| one (3000, 257) table") == 2
+    assert "| 64 shared rows + `index=`" in out
     assert "Reading the float64 probabilities" in out

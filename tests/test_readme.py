@@ -46,7 +46,8 @@ def test_usage_examples_run(workdir):
 def test_coder_example_runs():
     text = README.read_text(encoding="utf-8")
     section = text.split("\n## The entropy coder on its own\n", 1)[1].split("\n## ", 1)[0]
-    (code,) = re.findall(r"```python\n(.*?)```", section, re.S)
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert len(blocks) == 2  # the batch calls, then the block-wise Encoder/Decoder continuing from them
+    done = subprocess.run([sys.executable, "-c", "".join(blocks)], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert "bytes;" in done.stdout
