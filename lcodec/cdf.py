@@ -24,6 +24,7 @@ from lcodec.coder import (
     DEC_STATE_SIZE,
     DEFAULT_PRECISION,
     ENC_STATE_SIZE,
+    as_stream,
     check_precision,
     check_symbols,
     dec_finish,
@@ -340,7 +341,7 @@ def decode_probs(data, probs, precision=DEFAULT_PRECISION, *, logits=False):
     rows, precision = _as_rows(probs, precision)
     out = np.empty(rows.shape[0], np.int64)
     with np.errstate(over="ignore"):
-        ok, bad = _decode_rows(np.frombuffer(data, np.uint8), rows, precision, bool(logits), out)
+        ok, bad = _decode_rows(as_stream(data), rows, precision, bool(logits), out)
     if bad >= 0:
         raise _invalid_row(bad, logits)
     if not ok:

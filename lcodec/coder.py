@@ -462,6 +462,13 @@ def _symbol_out_of_range(i, k):
     return InvalidInputError(f"symbol {i} is out of range 0..{k - 1}")
 
 
+def as_stream(data):
+    """A coded stream (bytes, bytearray or memoryview) as a uint8 array, without a copy."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise InvalidInputError(f"data must be bytes, got {type(data).__name__}")
+    return np.frombuffer(data, np.uint8)
+
+
 def _check_index(index, cdfs):
     """(index as int64 or None, number of symbols): every index must name a row of cdfs."""
     if index is None:
@@ -532,7 +539,7 @@ class Decoder:
 
     def __init__(self, data, precision=DEFAULT_PRECISION):
         self.precision = check_precision(precision)
-        self._data = np.frombuffer(data, np.uint8)
+        self._data = as_stream(data)
         self._state = np.zeros(DEC_STATE_SIZE, np.uint64)
         dec_init(self._state, self._data)
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from numba import njit
 
 from lcodec import coder
-from lcodec.cdf import quantize
+from lcodec.cdf import decode_probs, quantize
 from lcodec.errors import FormatError, InvalidInputError
 
 SLOW = os.environ.get("LCODEC_SLOW") == "1"
@@ -157,7 +157,7 @@ def test_golden_bytes():
 PURE_PYTHON_SCRIPT = """
 import numpy as np
 from lcodec import coder
-from lcodec.cdf import quantize
+from lcodec.cdf import decode_probs, quantize
 rng = np.random.default_rng(7)
 cdfs = quantize(rng.dirichlet(np.full(64, 0.2), size=300), 24)
 symbols = ((cdfs[:, 1:] <= rng.integers(0, 1 << 24, (300, 1))).sum(axis=1)).astype(np.int64)
@@ -279,6 +279,13 @@ def test_a_bad_index_is_rejected(index, message):
 def test_symbols_must_match_the_index_length():
     with pytest.raises(InvalidInputError, match=r"symbols must have shape \(3,\)"):
         coder.encode([0, 1], np.array([[0, 8, 16]]), 4, index=[0, 0, 0])
+
+
+def test_decode_wants_bytes():
+    with pytest.raises(InvalidInputError, match="data must be bytes, got str"):
+        coder.decode("\x12", np.array([[0, 8, 16]]), 4)
+    with pytest.raises(InvalidInputError, match="data must be bytes, got NoneType"):
+        decode_probs(None, np.ones((1, 2)), 4)
 
 
 def test_decode_validates_cdfs_too():
