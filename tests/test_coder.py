@@ -314,6 +314,34 @@ def test_blocks_through_encoder_and_decoder_give_the_batch_bytes():
             short.finish()
 
 
+@settings(max_examples=60 if SLOW else 20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), precision=st.integers(8, 32), k=st.integers(1, 256),
+       n=st.integers(0, 400), n_cuts=st.integers(0, 8), dtype=st.sampled_from([np.int64, np.uint32, np.uint64]))
+def test_any_blocks_any_mix_of_row_kinds_give_the_batch_bytes(seed, precision, k, n, n_cuts, dtype):
+    """Blocks alternate between a row per symbol and an index into a few shared rows, in random sizes."""
+    rng = np.random.default_rng(seed)
+    if dtype == np.uint32 and precision == 32:
+        dtype = np.uint64  # 2**32 needs 33 bits
+    shared = np.stack([random_cdf(rng, k, precision) for _ in range(3)]).astype(dtype)
+    index = rng.integers(0, 3, n)
+    cdfs = shared[index]
+    symbols = sample(rng, cdfs)
+    cuts = np.sort(np.concatenate([[0, n], rng.integers(0, n + 1, n_cuts)]))
+    encoder = coder.Encoder(precision)
+    for j, (a, b) in enumerate(zip(cuts[:-1], cuts[1:])):
+        if j % 2:
+            encoder.encode(symbols[a:b], shared, index=index[a:b])
+        else:
+            encoder.encode(symbols[a:b], cdfs[a:b])
+    data = encoder.finish()
+    assert data == coder.encode(symbols, cdfs, precision)
+    decoder = coder.Decoder(data, precision)
+    out = [decoder.decode(shared, index=index[a:b]) if j % 2 else decoder.decode(cdfs[a:b])
+           for j, (a, b) in enumerate(zip(cuts[:-1], cuts[1:]))]
+    decoder.finish()
+    assert np.array_equal(np.concatenate(out), symbols)
+
+
 def counts_cdf(counts, precision):
     """An adaptive model: symbol frequencies so far (plus one) as a CDF, the same on both sides."""
     c = np.concatenate([[0], np.cumsum(counts)])
