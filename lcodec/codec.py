@@ -21,10 +21,10 @@ from lcodec.coder import (
 )
 from lcodec.errors import InvalidInputError
 from lcodec.nn import (
-    ADAPT_BUCKETS, BIAS_CLAMP, CFG_ADAPT, CFG_AMAX, CFG_C, CFG_ERRCTX, CFG_K, CFG_LS_MAX, CFG_LS_MIN, CFG_R, COEF_FRAC,
-    COUNT_ONE, ERR_OCTAVE0, ERR_RATIO_BITS, EXP_LEN, F_BITS, LMS_CLAMP, LMS_FRAC, LMS_INIT, LMS_STEP, MAD_C, MIXW_BITS,
-    MU_FRAC, MU_MAX, MU_MIN, N_FEAT, OUT_CLAMP, PAIR_LANES, RATIO_FRAC, RATIO_MAX, RATIO_MIN, SIG_RANGE, SIG_STEP_BITS,
-    T_FRAC,
+    ADAPT_BUCKETS, BIAS_CLAMP, CFG_ADAPT, CFG_AMAX, CFG_C, CFG_ERRCTX, CFG_FEATS, CFG_K, CFG_LS_MAX, CFG_LS_MIN, CFG_R,
+    COEF_FRAC, COUNT_ONE, ERR_OCTAVE0, ERR_RATIO_BITS, EXP_LEN, F_BITS, LMS_CLAMP, LMS_FRAC, LMS_INIT, LMS_STEP, MAD_C,
+    MIXW_BITS, MU_FRAC, MU_MAX, MU_MIN, N_FEAT, OUT_CLAMP, PAIR_LANES, RATIO_FRAC, RATIO_MAX, RATIO_MIN, SIG_RANGE,
+    SIG_STEP_BITS, T_FRAC,
 )
 
 PRECISION = 24  # coder CDF precision: C(256) == 2**PRECISION
@@ -236,6 +236,11 @@ def _adapt(stats, lms, errs, y, x, ch, cfg, wts, mu, inv, scl, feat, memo):
     feat[3] = errs[up, x + 2, ch]
     feat[4] = errs[up, x, ch]
     feat[5] = errs[cur, x + 1, ch - 1] if ch > 0 else 0
+    if cfg[CFG_FEATS] > 6:  # the later features stay 0 otherwise, and so do their weights
+        feat[6] = errs[cur, x + 1, ch - 2] if ch > 1 else 0
+        feat[7] = errs[cur, x - 1, ch] if x > 0 else 0
+        feat[8] = errs[up, x + 1, ch - 1] if ch > 0 else 0
+        feat[9] = errs[cur, x, ch - 1] if ch > 0 else 0
     sctx = ctx
     n_err = cfg[CFG_ERRCTX]
     if n_err:  # scale context: also the octave of the neighbours' |errors| over what mad expects of them

@@ -5,8 +5,8 @@ so every machine computes the same CDFs. The Numba kernels that run the network 
 `lcodec.codec` beside the coding loops; `reference_outputs` / `reference_cdfs` here evaluate the same integer
 network over all positions at once with NumPy, and tests require the two to agree exactly.
 
-Fixed-point format (FORMAT 3; FORMAT 1 files are read with the adaptive stage off, FORMAT 2 files with
-cfg[CFG_ERRCTX] = 0):
+Fixed-point format (FORMAT 4; FORMAT 1 files are read with the adaptive stage off, FORMAT 2 files with
+cfg[CFG_ERRCTX] = 0, FORMAT 3 files with cfg[CFG_FEATS] = 6):
 
 - conv1 input: x - 128 in [-128, 127]; zero padding outside the image (= the float model's zero padding).
 - A layer: acc = b + sum_i W[i, j] * a[i] (int32), then y = (acc * M[j] + 2**(S[j]-1)) >> S[j] (int64,
@@ -38,8 +38,10 @@ g = |e_left| + |e_up| + ((|e_upright| + |e_upleft|) >> 1) + |e of the previous c
 mad expects of it, q = 3 mad (4 mad for G and B). Its decayed sums E (|e - bias|) and M (mad) give
 rf = clamp((M << 16) // E, 2**15, 2**17) (2**16 while E == 0). A sign-sign LMS per channel then predicts the
 bias from f = (cb, e_left, e_up, e_upright, e_upleft, e of the previous channel of this pixel) (errors e of the
-same channel, 0 outside the tile / for R): bias = clamp((sum lms_i f_i) >> 12, +-2**16), weights starting at
-LMS_INIT. Then mu_k += bias (clamped to [MU_MIN, MU_MAX]) and inv_s_k =
+same channel, 0 outside the tile / for R); with cfg[CFG_FEATS] = 10 also (e of this pixel two channels back (B:
+R), e two to the left, e of the previous channel of the pixel above, of the pixel to the left), which carry the
+colour channels' shared surprise (they stay 0, and so do their weights, with 6). bias = clamp((sum lms_i f_i) >> 12,
++-2**16), weights starting at LMS_INIT. Then mu_k += bias (clamped to [MU_MIN, MU_MAX]) and inv_s_k =
 max((inv_s_k rf) >> 16, 1) before the CDF. After coding x: each sum S += value - (S >> d), and
 lms_i += LMS_STEP sign(e - bias) sign(f_i), clamped to +-2**16.
 """
@@ -53,7 +55,7 @@ import numpy as np
 
 from lcodec.errors import UnknownModelError
 
-FORMAT = 3
+FORMAT = 4
 
 LOGIT_FRAC = 8    # logits in 1/256 nat
 MU_FRAC = 8       # mu in 1/256 pixel
@@ -81,15 +83,16 @@ ERR_OCTAVE0 = 3              # bit_length of that ratio below which the first er
 RATIO_FRAC = 16
 RATIO_MIN, RATIO_MAX = 1 << 15, 1 << 17   # scale corrected by a factor in [0.5, 2]
 LMS_FRAC = 12
-LMS_INIT = (2048, 1024, 1024, 0, 0, 0)   # bias = (cb + (e_left + e_up) / 2) / 2 to start
+LMS_INIT = (2048, 1024, 1024, 0, 0, 0, 0, 0, 0, 0)   # bias = (cb + (e_left + e_up) / 2) / 2 to start
 N_FEAT = len(LMS_INIT)
+LMS_FEATURES = (6, N_FEAT)   # cfg[CFG_FEATS]: FORMAT 3's six features, or all
 LMS_STEP = 4
 LMS_CLAMP = 1 << 16
 BIAS_CLAMP = 1 << 16
 
 # cfg vector layout (int64), shared with the kernels in lcodec.codec
-CFG_C, CFG_K, CFG_R, CFG_AMAX, CFG_LS_MIN, CFG_LS_MAX, CFG_ADAPT, CFG_ERRCTX = range(8)
-CFG_LEN = 8
+CFG_C, CFG_K, CFG_R, CFG_AMAX, CFG_LS_MIN, CFG_LS_MAX, CFG_ADAPT, CFG_ERRCTX, CFG_FEATS = range(9)
+CFG_LEN = 9
 
 WEIGHT_KEYS = ("w1", "b1", "m1", "s1", "wl", "bl", "ml", "sl", "wo", "bo", "mo", "so")
 LUT_KEYS = ("sig_lut", "exp_lut", "invs_lut", "scale_lut")
@@ -193,8 +196,8 @@ def paired(w):
 
 
 def _upgrade(a):
-    """Older files as FORMAT 3 arrays: FORMAT 1 (no adaptive stage) with adaptation off, FORMAT 2 without the
-    error-energy scale contexts. Each step appends the cfg entry it introduced, as 0."""
+    """Older files as FORMAT 4 arrays: FORMAT 1 (no adaptive stage) with adaptation off, FORMAT 2 without the
+    error-energy scale contexts, FORMAT 3 with six LMS features. Each step appends the cfg entry it introduced."""
     version = int(a["format"])
     if version == 1:
         a = dict(a, format=np.array(2), cfg=np.append(a["cfg"], 0).astype(np.int64))
@@ -202,6 +205,9 @@ def _upgrade(a):
         version = 2
     if version == 2:
         a = dict(a, format=np.array(3), cfg=np.append(a["cfg"], 0).astype(np.int64))
+        version = 3
+    if version == 3:
+        a = dict(a, format=np.array(4), cfg=np.append(a["cfg"], LMS_FEATURES[0]).astype(np.int64))
     return a
 
 
@@ -212,9 +218,9 @@ def _validate(a):
     cfg = a["cfg"]
     if cfg.dtype != np.int64 or cfg.shape != (CFG_LEN,):
         raise ValueError("cfg")
-    c, k, r, amax, ls_min, ls_max, adapt, n_err = (int(v) for v in cfg)
+    c, k, r, amax, ls_min, ls_max, adapt, n_err, n_feat = (int(v) for v in cfg)
     if c not in (1, 3) or not 1 <= k <= 64 or not 1 <= r <= 15 or not 1 <= amax < 1 << 15 or not 0 <= adapt <= 12 \
-            or not 0 <= n_err <= 16:
+            or not 0 <= n_err <= 16 or n_feat not in LMS_FEATURES:
         raise ValueError("cfg values")
     n1 = len(causal_offsets(2 * r + 1)) * c
     hid = a["w1"].shape[1] if a["w1"].ndim == 2 else -1
@@ -312,7 +318,8 @@ def reference_mixture(net, out, img):
 
 def reference_adapt(net, wts, mu, inv, scl, img):
     """The adaptive stage in raster order (it is sequential by nature): corrected (mu, inv), new arrays."""
-    shift, n_err = int(net.arrays["cfg"][CFG_ADAPT]), int(net.arrays["cfg"][CFG_ERRCTX])
+    cfg = net.arrays["cfg"]
+    shift, n_err, n_feat = int(cfg[CFG_ADAPT]), int(cfg[CFG_ERRCTX]), int(cfg[CFG_FEATS])
     h, w, c, _ = mu.shape
     mu, inv = mu.copy(), inv.copy()
     bias_stats, scale_stats = {}, {}
@@ -334,9 +341,12 @@ def reference_adapt(net, wts, mu, inv, scl, img):
                 feat = [cb, err.get((y, x - 1, ch), 0), err.get((y - 1, x, ch), 0),
                         err.get((y - 1, x + 1, ch), 0) if x + 1 < w else 0, err.get((y - 1, x - 1, ch), 0),
                         err[y, x, ch - 1] if ch > 0 else 0]
+                feat += [err[y, x, ch - 2] if ch > 1 else 0, err.get((y, x - 2, ch), 0),
+                         err.get((y - 1, x, ch - 1), 0) if ch > 0 else 0,
+                         err.get((y, x - 1, ch - 1), 0) if ch > 0 else 0][:n_feat - 6]
                 skey = key
                 if n_err:
-                    energy = sum(abs(f) for f in feat[1:3] + feat[5:]) + ((abs(feat[3]) + abs(feat[4])) >> 1)
+                    energy = sum(abs(f) for f in feat[1:3] + feat[5:6]) + ((abs(feat[3]) + abs(feat[4])) >> 1)
                     ratio = (energy << ERR_RATIO_BITS) // ((4 if ch else 3) * mad + 1)
                     skey = key + (min(max(ratio.bit_length() - ERR_OCTAVE0, 0), n_err - 1),)
                 e_sum, m_sum = scale_stats.get(skey, (0, 0))

@@ -28,10 +28,11 @@ MODELS = {
     'rgb-v2': ('rgb-v2-f2d121bc.npz', 'f2d121bc5e625697a0be1ca76596d6ddb08928d8094331339549bee42c97b21c'),
     'rgb-v3': ('rgb-v3-1bb89e57.npz', '1bb89e57afaaefbf884e6bb0459451535efa0f4ebd3a3918748b6220a6c13dfd'),
     'rgb-v4': ('rgb-v4-4a214f00.npz', '4a214f00adbd14d3fb104393a0e7850cbe1619992a593bf48ca67fdcf82eadca'),
+    'rgb-v5': ('rgb-v5-13b1b8e6.npz', '13b1b8e646c47262c378846674a7806b6c465962b31bcbe850274bf0acb89023'),
 }
 DEFAULT_MODELS = {
     'gray': 'gray-v4',
-    'rgb': 'rgb-v4',
+    'rgb': 'rgb-v5',
 }
 # END MODELS
 

@@ -38,6 +38,7 @@ ACC_BUDGET = 1 << 30   # n_in * max|w| * max|input| and |bias| each stay below t
 W_MAX = (1 << 15) - 1  # int16 weights at most
 ADAPT_SHIFT = 4       # adaptive stage decay 1 - 2**-4 (0 turns it off); chosen on the validation split
 ERR_BUCKETS = 10      # error-energy octaves per scale context (0: FORMAT 2 behaviour); chosen likewise
+LMS_FEATURES = nn.N_FEAT  # features of the adaptive stage's LMS (6: FORMAT 3 behaviour); chosen likewise
 CALIB_CROPS = 64
 CALIB_SIZE = 64
 CALIB_SEED = 7
@@ -88,7 +89,8 @@ def calibration_crops(images, channels):
     return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).contiguous()
 
 
-def export_arrays(model, cfg, hmax, meta, adapt_shift=ADAPT_SHIFT, err_buckets=ERR_BUCKETS):
+def export_arrays(model, cfg, hmax, meta, adapt_shift=ADAPT_SHIFT, err_buckets=ERR_BUCKETS,
+                  lms_features=LMS_FEATURES):
     """The integer release of a float PixelCNN as a dict of arrays (the .npz contents)."""
     sd = {k: v.detach().double().numpy() for k, v in model.state_dict().items()}
     C, K, k = cfg.channels, cfg.n_mix, cfg.kernel
@@ -120,7 +122,7 @@ def export_arrays(model, cfg, hmax, meta, adapt_shift=ADAPT_SHIFT, err_buckets=E
     a_out[3 * K * C:] = 1 << nn.COEF_FRAC
     a["wo"], a["bo"], a["mo"], a["so"] = quantize_layer(sd["out.weight"][:, :, 0, 0].T, bias, a_h, amax, a_out)
     ls_min, ls_max = round(LOG_S_MIN * (1 << nn.LOGS_FRAC)), round(LOG_S_MAX * (1 << nn.LOGS_FRAC))
-    a["cfg"] = np.array([C, K, r, amax, ls_min, ls_max, adapt_shift, err_buckets], np.int64)
+    a["cfg"] = np.array([C, K, r, amax, ls_min, ls_max, adapt_shift, err_buckets, lms_features], np.int64)
     a["sig_lut"], a["exp_lut"] = nn.sigmoid_lut(), nn.exp_lut()
     a["invs_lut"], a["scale_lut"] = nn.invs_lut(ls_min, ls_max), nn.scale_lut(ls_min, ls_max)
     a["format"] = np.array(nn.FORMAT, np.int64)
@@ -192,6 +194,8 @@ def main(argv=None):
     p.add_argument("--adapt-shift", type=int, default=ADAPT_SHIFT, help="adaptive stage decay shift, 0 = off")
     p.add_argument("--err-buckets", type=int, default=ERR_BUCKETS,
                    help="error-energy octaves of the scale contexts, 0 = off")
+    p.add_argument("--lms-features", type=int, default=LMS_FEATURES, choices=nn.LMS_FEATURES,
+                   help="error features of the adaptive stage's LMS (6: as FORMAT 3)")
     p.add_argument("--sweep", action="store_true", help="also report integer bits for adapt shifts 0, 3..7")
     p.add_argument("--dry-run", action="store_true", help="measure only; write and register nothing")
     args = p.parse_args(argv)
@@ -201,7 +205,7 @@ def main(argv=None):
     train, val = load_split(data_dir(), cfg.channels)
     hmax = hidden_max(model, calibration_crops(train, cfg.channels))
     meta = {"name": args.name, "config": asdict(cfg), "step": state.get("step"), "calibrated_hidden_max": hmax}
-    arrays = export_arrays(model, cfg, hmax, meta, args.adapt_shift, args.err_buckets)
+    arrays = export_arrays(model, cfg, hmax, meta, args.adapt_shift, args.err_buckets, args.lms_features)
     data = npz_bytes(arrays)
     net = nn.Net.from_bytes(data, name=args.name)
     crops = torch.cat(list(val_crops(val, VAL_CROP).values()))

@@ -12,7 +12,8 @@ from lcodec import codec, nn, registry
 from lcodec.errors import UnknownModelError
 
 
-def random_net(channels, seed, *, extreme=False, kernel=5, hidden=13, n_layers=1, n_mix=3, adapt=0, n_err=0):
+def random_net(channels, seed, *, extreme=False, kernel=5, hidden=13, n_layers=1, n_mix=3, adapt=0, n_err=0,
+               n_feat=nn.N_FEAT):
     """A Net with random integer weights at the overflow bounds (int16, accumulators near 2**30); extreme=True
     drives outputs to their clamps."""
     rng = np.random.default_rng(seed)
@@ -33,7 +34,7 @@ def random_net(channels, seed, *, extreme=False, kernel=5, hidden=13, n_layers=1
     a.update(zip(("wl", "bl", "ml", "sl"), layer((n_layers,), hidden, hidden, amax)))
     a.update(zip(("wo", "bo", "mo", "so"), layer((), hidden, n_out, amax)))
     ls_min, ls_max = -768, 1536
-    a["cfg"] = np.array([channels, n_mix, r, amax, ls_min, ls_max, adapt, n_err], np.int64)
+    a["cfg"] = np.array([channels, n_mix, r, amax, ls_min, ls_max, adapt, n_err, n_feat], np.int64)
     a["sig_lut"], a["exp_lut"] = nn.sigmoid_lut(), nn.exp_lut()
     a["invs_lut"], a["scale_lut"] = nn.invs_lut(ls_min, ls_max), nn.scale_lut(ls_min, ls_max)
     a["format"] = np.array(nn.FORMAT)
@@ -69,11 +70,12 @@ def check_cdfs(cdf):
 
 @pytest.mark.parametrize("channels", [3, 1])
 @pytest.mark.parametrize("extreme", [False, True])
-@pytest.mark.parametrize("kernel,hidden,n_layers,adapt,n_err",
-                         [(5, 13, 1, 0, 0), (3, 8, 0, 5, 0), (7, 17, 2, 1, 0), (9, 11, 2, 4, 10), (3, 8, 1, 2, 3)])
-def test_kernel_equals_reference_on_random_nets(channels, extreme, kernel, hidden, n_layers, adapt, n_err):
+@pytest.mark.parametrize("kernel,hidden,n_layers,adapt,n_err,n_feat",
+                         [(5, 13, 1, 0, 0, 10), (3, 8, 0, 5, 0, 6), (7, 17, 2, 1, 0, 10), (9, 11, 2, 4, 10, 10),
+                          (3, 8, 1, 2, 3, 6), (5, 8, 1, 3, 10, 6)])
+def test_kernel_equals_reference_on_random_nets(channels, extreme, kernel, hidden, n_layers, adapt, n_err, n_feat):
     net = random_net(channels, seed=kernel * 100 + hidden, extreme=extreme, kernel=kernel, hidden=hidden,
-                     n_layers=n_layers, adapt=adapt, n_err=n_err)
+                     n_layers=n_layers, adapt=adapt, n_err=n_err, n_feat=n_feat)
     tile = np.random.default_rng(hidden).integers(0, 256, (6, 9, channels), dtype=np.uint8)
     ref = nn.reference_cdfs(net, tile, codec.PRECISION)
     np.testing.assert_array_equal(codec.cdf_table(net, tile), ref)

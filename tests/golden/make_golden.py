@@ -32,6 +32,7 @@ def cases(shared_data):
         # the default models, and the first released ones (their files must decode for ever)
         "rgb-learned": (rgb, {"fallback": False, "tile": 16}),
         "gray-learned": (rgb.convert("L"), {"fallback": False, "tile": 16}),
+        "rgb-learned-v4": (rgb, {"fallback": False, "tile": 16, "model": "rgb-v4"}),
         "rgb-learned-v3": (rgb, {"fallback": False, "tile": 16, "model": "rgb-v3"}),
         "gray-learned-v3": (rgb.convert("L"), {"fallback": False, "tile": 16, "model": "gray-v3"}),
         "rgb-learned-v2": (rgb, {"fallback": False, "tile": 16, "model": "rgb-v2"}),
