@@ -22,6 +22,7 @@ MODELS = {
     'gray-v2': ('gray-v2-0bb6e74b.npz', '0bb6e74b26073284a73f4c9cf0ff5e6b32bbbb9e7c759004bf95ae9a62a2dafb'),
     'gray-v3': ('gray-v3-7e9b86ba.npz', '7e9b86ba13a5892e188c96bbb062c921f8dfd06c0c5f164f967d46ad86c1ea5a'),
     'gray-v4': ('gray-v4-61976956.npz', '6197695686a787a55e6ee94fb10f5a0e9ea89c1ba2ed1f8e627e38f65e7a3846'),
+    'gray-v5': ('gray-v5-e218f1e0.npz', 'e218f1e0db01679a6c82afa15f65ad65bf0e870b27675f875e4ec7bed52cc866'),
     'rgb-v0': ('rgb-v0-8957044f.npz', '8957044fbe05ecffccbe622633939a912f66c15589636559dca5bbcff981d286'),
     'rgb-v0.1': ('rgb-v0.1-70b353af.npz', '70b353af620bf92f3ca903a35512107671e481e39713f409dbd82cd610e0d50a'),
     'rgb-v1': ('rgb-v1-4f13f3b7.npz', '4f13f3b7273c5904aec365c21fb9c40c778f831d4b26d88e96c23ea1ee858ec7'),
@@ -31,7 +32,7 @@ MODELS = {
     'rgb-v5': ('rgb-v5-13b1b8e6.npz', '13b1b8e646c47262c378846674a7806b6c465962b31bcbe850274bf0acb89023'),
 }
 DEFAULT_MODELS = {
-    'gray': 'gray-v4',
+    'gray': 'gray-v5',
     'rgb': 'rgb-v5',
 }
 # END MODELS

@@ -34,6 +34,7 @@ def cases(shared_data):
         "gray-learned": (rgb.convert("L"), {"fallback": False, "tile": 16}),
         "rgb-learned-v4": (rgb, {"fallback": False, "tile": 16, "model": "rgb-v4"}),
         "rgb-learned-v3": (rgb, {"fallback": False, "tile": 16, "model": "rgb-v3"}),
+        "gray-learned-v4": (rgb.convert("L"), {"fallback": False, "tile": 16, "model": "gray-v4"}),
         "gray-learned-v3": (rgb.convert("L"), {"fallback": False, "tile": 16, "model": "gray-v3"}),
         "rgb-learned-v2": (rgb, {"fallback": False, "tile": 16, "model": "rgb-v2"}),
         "gray-learned-v2": (rgb.convert("L"), {"fallback": False, "tile": 16, "model": "gray-v2"}),
