@@ -24,6 +24,7 @@ from lcodec.coder import (
     DEC_STATE_SIZE,
     DEFAULT_PRECISION,
     ENC_STATE_SIZE,
+    as_array,
     as_stream,
     check_precision,
     check_symbols,
@@ -284,7 +285,7 @@ def _decode_rows(data, x, precision, logits, out):
 def _as_rows(probs, precision):
     """probs as a float (N, K) array (N = product of the leading axes), checked against the precision."""
     precision = check_precision(precision)
-    x = np.asarray(probs)
+    x = as_array(probs, "probs")
     if x.ndim < 1 or x.shape[-1] < 1:
         raise InvalidInputError(f"probs must have a last axis of K >= 1 symbols, got shape {x.shape}")
     if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
@@ -324,7 +325,7 @@ def encode_probs(symbols, probs, precision=DEFAULT_PRECISION, *, logits=False):
     """The bytes of `coder.encode(symbols, quantize(probs, precision), precision)`, without building the
     (N, K+1) table: each row gives only the two CDF entries its symbol needs."""
     rows, precision = _as_rows(probs, precision)
-    symbols = np.asarray(symbols)
+    symbols = as_array(symbols, "symbols")
     if symbols.shape != np.shape(probs)[:-1]:
         raise InvalidInputError(f"symbols must have shape {np.shape(probs)[:-1]}, got {symbols.shape}")
     symbols = check_symbols(symbols.ravel(), *rows.shape)

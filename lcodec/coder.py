@@ -404,6 +404,14 @@ def _decode_table(data, cdfs, index, precision, check, state, out, lookahead):
     return -1, 0, touched
 
 
+def as_array(x, what):
+    """np.asarray(x), with a ragged or otherwise unconvertible input as an InvalidInputError naming it."""
+    try:
+        return np.asarray(x)
+    except (ValueError, TypeError) as exc:
+        raise InvalidInputError(f"{what} is not an array: {str(exc).splitlines()[0]}") from None
+
+
 def check_precision(precision):
     """precision as an int, or InvalidInputError outside 1..MAX_PRECISION."""
     if isinstance(precision, bool) or not isinstance(precision, (int, np.integer)):
@@ -420,7 +428,7 @@ def _bad_row(row, problem):
 def _check_table(cdfs, precision, validate):
     """The CDF table as an integer (N, K+1) array, each row checked up front when validate is true."""
     precision = check_precision(precision)
-    cdfs = np.asarray(cdfs)
+    cdfs = as_array(cdfs, "cdfs")
     if cdfs.ndim != 2 or cdfs.shape[1] < 2:
         raise InvalidInputError(f"cdfs must have shape (N, K+1) with K >= 1, got {cdfs.shape}")
     if not np.issubdtype(cdfs.dtype, np.integer):
@@ -445,7 +453,7 @@ def _check_call(cdfs, precision, index, validate):
 
 def check_symbols(symbols, n, k=None):
     """symbols as an int64 array of shape (n,), each in 0..k-1 (not range-checked without k)."""
-    symbols = np.asarray(symbols)
+    symbols = as_array(symbols, "symbols")
     if symbols.shape != (n,):
         raise InvalidInputError(f"symbols must have shape ({n},), got {symbols.shape}")
     if symbols.size and symbols.dtype.kind not in "iu":  # [] arrives as float64
@@ -473,7 +481,7 @@ def _check_index(index, cdfs):
     """(index as int64 or None, number of symbols): every index must name a row of cdfs."""
     if index is None:
         return None, cdfs.shape[0]
-    index = np.asarray(index)
+    index = as_array(index, "index")
     if index.ndim != 1:
         raise InvalidInputError(f"index must be one-dimensional, got shape {index.shape}")
     if index.size and not np.issubdtype(index.dtype, np.integer):

@@ -281,6 +281,15 @@ def test_symbols_must_match_the_index_length():
         coder.encode([0, 1], np.array([[0, 8, 16]]), 4, index=[0, 0, 0])
 
 
+def test_ragged_input_is_rejected():
+    with pytest.raises(InvalidInputError, match="^cdfs is not an array: "):
+        coder.Encoder(4).encode([0, 0], [[0, 8, 16], [0, 16]])
+    with pytest.raises(InvalidInputError, match="^index is not an array: "):
+        coder.Decoder(b"\x12", 4).decode(np.array([[0, 8, 16]]), index=[[0], [0, 0]])
+    with pytest.raises(InvalidInputError, match="^probs is not an array: "):
+        decode_probs(b"\x12", [[0.5, 0.5], [1.0]], 4)
+
+
 def test_decode_wants_bytes():
     with pytest.raises(InvalidInputError, match="data must be bytes, got str"):
         coder.decode("\x12", np.array([[0, 8, 16]]), 4)
