@@ -157,14 +157,20 @@ class Lcodec(Codec):
     not part of the per-image times.
     """
 
-    def __init__(self, model=None, *, fallback=True):
+    def __init__(self, model=None, *, fallback=True, effort=None):
         """fallback=False: every tile coded with the model, as in "lcodec (model only)", which shows the
-        model and the range coder alone; the default keeps the smaller of model and fallback per tile."""
-        self.model, self.fallback = model, fallback
-        self.name, self.key = ("lcodec", "lcodec") if fallback else ("lcodec (model only)", "lcodec-model")
+        model and the range coder alone; the default keeps the smaller of model and fallback per tile.
+        effort=1: the network without the mixing stage ("lcodec (network only)"), to show what mixing gains."""
+        from lcodec.api import DEFAULT_EFFORT
+
+        self.model, self.fallback, self.effort = model, fallback, effort or DEFAULT_EFFORT
+        if self.effort == 1:
+            self.name, self.key = "lcodec (network only)", "lcodec-network"
+        else:
+            self.name, self.key = ("lcodec", "lcodec") if fallback else ("lcodec (model only)", "lcodec-model")
         self._compressor = self._decompressor = None
 
-    _tile_bits = {}  # (model, tile, shape, pixel hash) -> Σ −log2 q per tile: both lcodec rows need it
+    _tile_bits = {}  # (model, effort, tile, shape, pixel hash) -> Σ −log2 q per tile: the lcodec rows share it
 
     def unavailable(self):
         try:
@@ -177,7 +183,7 @@ class Lcodec(Codec):
         if self._compressor is None:
             from lcodec.api import Compressor
 
-            self._compressor = Compressor(self.model, fallback=self.fallback, threads=1)
+            self._compressor = Compressor(self.model, fallback=self.fallback, threads=1, effort=self.effort)
         return self._compressor.compress(image)
 
     def decode(self, data):
@@ -192,19 +198,19 @@ class Lcodec(Codec):
         their estimate (learned_est) and their actual payload (learned): the range coder's overhead."""
         from lcodec import registry
         from lcodec.api import read_header
-        from lcodec.container import LEARNED, tile_boxes
+        from lcodec.container import MODEL_METHODS, tile_boxes
         from lcodec.explain import tiled_bits
 
         header = read_header(data)
         name = header.model or self.model or registry.default_for(1 if image.ndim == 2 else image.shape[2])
         boxes = tile_boxes(header.height, header.width, header.tile)
-        key = (name, header.tile, image.shape, hashlib.sha256(np.ascontiguousarray(image)).hexdigest())
+        key = (name, self.effort, header.tile, image.shape, hashlib.sha256(np.ascontiguousarray(image)).hexdigest())
         if key not in Lcodec._tile_bits:
-            bits = tiled_bits(image, registry.load(name), header.tile)
+            bits = tiled_bits(image, registry.load(name), header.tile, self.effort)
             Lcodec._tile_bits[key] = [float(bits[y0:y1, x0:x1].sum()) for y0, y1, x0, x1 in boxes]
         per_tile = Lcodec._tile_bits[key]
         groups = len(header.methods) // len(boxes)
-        learned = [i for i in range(len(boxes)) if header.methods[i * groups] == LEARNED]
+        learned = [i for i in range(len(boxes)) if header.methods[i * groups] in MODEL_METHODS]
         return {
             "est": sum(per_tile),
             "learned_est": sum(per_tile[i] for i in learned),
@@ -243,6 +249,7 @@ def all_codecs():
     return [
         Lcodec(),
         Lcodec(fallback=False),
+        Lcodec(fallback=False, effort=1),
         Png(),
         Gzip(),
         Zstd(),

@@ -30,11 +30,13 @@ from PIL import Image
 
 from lcodec import container
 from lcodec import fallback as _fallback
-from lcodec.container import DEFAULT_MAX_PIXELS, LEARNED, MODE_BY_NAME
+from lcodec.container import DEFAULT_MAX_PIXELS, LEARNED, MIXED, MODE_BY_NAME, MODEL_METHODS
 from lcodec.errors import ChecksumError, FormatError, InvalidInputError, LimitError, UnknownModelError
 
 LEARNED_TILE = 512
 FALLBACK_TILE = 1024
+EFFORTS = {1: "the network alone (LEARNED)", 2: "the network mixed with online-learned contexts (MIXED)"}
+DEFAULT_EFFORT = 2
 
 _ARRAY_MODES = {  # (dtype, channels) of a numpy array -> mode
     (np.dtype(bool), 1): "1",
@@ -109,22 +111,31 @@ def _codec():
     return codec
 
 
+def _mixing():
+    from lcodec import mixing
+
+    return mixing
+
+
 class Compressor:
     """Encodes images; build one and reuse it in a loop, it keeps the loaded model.
 
     model: a registered model name, or None for the default model of the image's channel count.
     learned=False codes with the fallback methods only (fast, no model needed); fallback=False codes every
     plane a model can code with the model, even where a fallback method would be smaller (to measure the
-    model alone). tile: tile size (default LEARNED_TILE, or FALLBACK_TILE when no model applies);
-    threads: worker threads.
+    model alone). effort: 1 codes with the network alone, 2 (the default) mixes it with statistics learned from
+    the image while coding it (smaller, slower; `EFFORTS`). tile: tile size (default LEARNED_TILE, or
+    FALLBACK_TILE when no model applies); threads: worker threads.
     """
 
-    def __init__(self, model=None, *, learned=True, fallback=True, tile=None, threads=None):
+    def __init__(self, model=None, *, learned=True, fallback=True, tile=None, threads=None, effort=DEFAULT_EFFORT):
         if tile is not None and not container.MIN_TILE <= tile <= container.MAX_TILE:
             raise InvalidInputError(f"tile size {tile} out of range {container.MIN_TILE}..{container.MAX_TILE}")
         if not (learned or fallback):
             raise InvalidInputError("learned=False and fallback=False leave no way to code an image")
-        self.model, self.learned, self.fallback, self.tile = model, learned, fallback, tile
+        if effort not in EFFORTS:
+            raise InvalidInputError(f"effort {effort!r} is not one of {', '.join(map(str, EFFORTS))}")
+        self.model, self.learned, self.fallback, self.tile, self.effort = model, learned, fallback, tile, effort
         self.threads = threads or _default_threads()
         self._nets = {}
 
@@ -170,8 +181,11 @@ class Compressor:
                 use_model = g == 0 and net is not None
                 best = _fallback.constant(plane, bits) if self.fallback or not use_model else None
                 if best is None and use_model:
-                    payload = _codec().encode_tile(net, np.ascontiguousarray(plane))
-                    best = (LEARNED, payload)
+                    if self.effort >= 2:
+                        best = (MIXED, _mixing().encode_tile(net, np.ascontiguousarray(plane)))
+                    else:
+                        best = (LEARNED, _codec().encode_tile(net, np.ascontiguousarray(plane)))
+                    payload = best[1]
                     if self.fallback:
                         other = _fallback.encode(plane, bits, target=len(payload))
                         if len(other[1]) < len(payload):
@@ -185,7 +199,7 @@ class Compressor:
             coded = [mp for tile_coded in pool.map(code_tile, container.tile_boxes(height, width, tile))
                      for mp in tile_coded]
         methods = tuple(m for m, _ in coded)
-        uses_model = LEARNED in methods
+        uses_model = any(m in MODEL_METHODS for m in methods)
         header = container.Header(
             mode=mode.name, width=width, height=height, tile=tile,
             precision=_codec().PRECISION if uses_model else 0,
@@ -233,11 +247,14 @@ class Decompressor:
             c0 = 0
             for g, (c, bits) in enumerate(mode.groups):
                 method, payload = header.methods[i * groups + g], payloads[i * groups + g]
-                if method == LEARNED:
+                if method in MODEL_METHODS:
                     if g != 0 or not mode.learned_group or net.channels != c:
                         raise FormatError(f"learned tile for a plane group the model cannot code (mode {mode.name})")
+                    coding = _codec() if method == LEARNED else _mixing()
                     try:
-                        plane = _codec().decode_tile(net, payload, y1 - y0, x1 - x0)
+                        plane = coding.decode_tile(net, payload, y1 - y0, x1 - x0)
+                    except FormatError:
+                        raise
                     except Exception as e:  # garbage payloads must surface as format errors
                         raise FormatError(f"corrupted learned tile ({type(e).__name__})") from e
                 else:
@@ -294,9 +311,9 @@ def _to_pil(header, pixels):
     return im
 
 
-def compress(image, *, model=None):
+def compress(image, *, model=None, effort=DEFAULT_EFFORT):
     """The .lcd bytes of `image`: a numpy array ((H, W) / (H, W, C), bool/uint8/uint16), PIL image or path."""
-    return Compressor(model).compress(image)
+    return Compressor(model, effort=effort).compress(image)
 
 
 def decompress(data, *, max_pixels=DEFAULT_MAX_PIXELS):

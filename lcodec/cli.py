@@ -43,6 +43,8 @@ def build_parser():
     enc.add_argument("--no-learned", action="store_true", help="fallback methods only (fast, no model)")
     enc.add_argument("--learned-only", action="store_true",
                      help="code with the model even where a fallback method would be smaller")
+    enc.add_argument("-e", "--effort", type=int, choices=sorted(api.EFFORTS), default=api.DEFAULT_EFFORT,
+                     help="; ".join(f"{k}: {v}" for k, v in api.EFFORTS.items()) + f" (default {api.DEFAULT_EFFORT})")
     dec = sub.add_parser("decode", help="decompress .lcd files (format from the output extension: png, ppm, "
                          "tiff, bmp; - writes raw samples, C order, 16-bit big-endian)")
     common(dec, ".lcd files")
@@ -54,6 +56,8 @@ def build_parser():
     exp.add_argument("input", metavar="IN")
     exp.add_argument("-o", "--output", required=True, metavar="OUT", help="heat map image (.png)")
     exp.add_argument("--model", help="registered model name")
+    exp.add_argument("-e", "--effort", type=int, choices=sorted(api.EFFORTS), default=api.DEFAULT_EFFORT,
+                     help="the coding effort whose costs to draw (as for encode)")
     exp.add_argument("-f", "--force", action="store_true", help="overwrite an existing output")
     return parser
 
@@ -192,7 +196,7 @@ def _cmd_encode(args):
     files = _expand(args.inputs, {e for e, f in Image.registered_extensions().items() if f in Image.OPEN})
     pairs = _plan(files, args.output, ".lcd")
     comp = api.Compressor(args.model, learned=not args.no_learned, fallback=not args.learned_only,
-                          threads=_threads(args, pairs))
+                          threads=_threads(args, pairs), effort=args.effort)
     return _run_jobs(lambda s, d: _encode_one(comp, s, d, args.force), pairs, args.jobs, args.quiet)
 
 
@@ -247,7 +251,7 @@ def _cmd_explain(args):
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=out.suffix)
     os.close(fd)
     try:
-        bpsp = explain(args.input, tmp, model=args.model)
+        bpsp = explain(args.input, tmp, model=args.model, effort=args.effort)
         os.replace(tmp, out)
     finally:
         if os.path.exists(tmp):

@@ -15,7 +15,8 @@ import numpy as np
 from lcodec.errors import FormatError, LimitError, UnsupportedVersionError
 
 SIGNATURE = b"\x8bLCD\r\n\x1a\n"
-VERSION = 1
+VERSION = 2              # what this build writes where a file needs it; a file records the lowest that reads it
+VERSIONS = (1, 2)
 
 MAX_DIMENSION = 1 << 20
 DEFAULT_MAX_PIXELS = 1 << 28
@@ -25,8 +26,10 @@ MAX_TILE = 4096
 MAX_NAME = 64
 MAX_META = 2048
 
-LEARNED, CONSTANT, DEFLATE, LZMA = 1, 2, 3, 4
-METHOD_NAMES = {LEARNED: "learned", CONSTANT: "constant", DEFLATE: "deflate", LZMA: "lzma"}
+LEARNED, CONSTANT, DEFLATE, LZMA, MIXED = 1, 2, 3, 4, 5
+METHOD_NAMES = {LEARNED: "learned", CONSTANT: "constant", DEFLATE: "deflate", LZMA: "lzma", MIXED: "mixed"}
+MODEL_METHODS = (LEARNED, MIXED)  # the methods that need the header's model
+METHOD_VERSION = {MIXED: 2}       # methods that version 1 does not have
 
 _FIXED = struct.Struct(">8sBBIIHBB")  # signature .. model name length
 _ENTRY = struct.Struct(">BI")
@@ -94,7 +97,7 @@ class Header:
     methods: tuple = ()
     lengths: tuple = ()
     header_size: int = 0
-    version: int = VERSION
+    version: int | None = field(default=None, compare=False)  # as read; pack writes file_version(methods)
     file_size: int = field(default=0, compare=False)
 
     @property
@@ -202,6 +205,11 @@ def _decode_meta(meta, mode):
     return palette_mode, palette, transparency
 
 
+def file_version(methods):
+    """The lowest format version that has every one of these methods."""
+    return max([1] + [METHOD_VERSION.get(m, 1) for m in methods])
+
+
 def pack(header, payloads):
     """The bytes of a file: `header` (methods filled in) and one payload per table entry."""
     mode = MODE_BY_NAME[header.mode]
@@ -211,7 +219,7 @@ def pack(header, payloads):
     sha = bytes.fromhex(header.model_sha256) if header.model else bytes(_SHA)
     meta = _encode_meta(header)
     head = bytearray(
-        _FIXED.pack(SIGNATURE, VERSION, mode.code, header.width, header.height, header.tile,
+        _FIXED.pack(SIGNATURE, file_version(header.methods), mode.code, header.width, header.height, header.tile,
                     header.precision if name else 0, len(name))
     )
     head += name + sha + _U16.pack(len(meta)) + meta + bytes.fromhex(header.pixel_sha256)
@@ -237,8 +245,9 @@ def parse(data, *, max_pixels=DEFAULT_MAX_PIXELS):
     if len(data) < _FIXED.size:
         raise FormatError(f"truncated lcodec header ({len(data)} bytes)")
     _, version, mode_code, width, height, tile, precision, n = _FIXED.unpack_from(data)
-    if version != VERSION:
-        raise UnsupportedVersionError(f"lcodec format version {version} is not supported (this build reads {VERSION})")
+    if version not in VERSIONS:
+        raise UnsupportedVersionError(
+            f"lcodec format version {version} is not supported (this build reads {', '.join(map(str, VERSIONS))})")
     pos = _FIXED.size
     if len(data) < pos + n + _SHA + 2:
         raise FormatError("truncated lcodec header")
@@ -282,7 +291,9 @@ def parse(data, *, max_pixels=DEFAULT_MAX_PIXELS):
     methods, lengths = zip(*_ENTRY.iter_unpack(table))
     if any(m not in METHOD_NAMES for m in methods):
         raise FormatError("unknown coding method in tile table")
-    if LEARNED in methods and not n:
+    if file_version(methods) > version:
+        raise FormatError(f"tile table holds methods that format version {version} does not have")
+    if any(m in MODEL_METHODS for m in methods) and not n:
         raise FormatError("learned tiles but no model named")
     if payload_pos + sum(lengths) != len(data):
         raise FormatError(
@@ -297,6 +308,6 @@ def parse(data, *, max_pixels=DEFAULT_MAX_PIXELS):
         model=name.decode("ascii") if n else None, model_sha256=sha.hex() if n else None,
         palette_mode=palette_mode, palette=palette, transparency=transparency,
         pixel_sha256=bytes(data[crc_pos - _SHA : crc_pos]).hex(), methods=methods, lengths=lengths,
-        header_size=payload_pos, file_size=len(data),
+        header_size=payload_pos, version=version, file_size=len(data),
     )
     return header, payloads

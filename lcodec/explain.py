@@ -55,15 +55,17 @@ def _net(channels, model):
     return net
 
 
-def tiled_bits(pixels, net, tile=None):
-    """float64 (h, w, C) −log2 q of uint8 (h, w[, C]) pixels under net, coded in tiles of the given size."""
-    from lcodec import api, codec
+def tiled_bits(pixels, net, tile=None, effort=None):
+    """float64 (h, w, C) −log2 q of uint8 (h, w[, C]) pixels under net, coded in tiles of the given size, by the
+    network alone (effort 1) or with the mixing stage (effort 2, the default)."""
+    from lcodec import api, codec, mixing
     from lcodec.container import tile_boxes
 
+    coding = codec if (effort or api.DEFAULT_EFFORT) == 1 else mixing
     planes = pixels.reshape(pixels.shape[0], pixels.shape[1], -1)
     out = np.empty(planes.shape, np.float64)
     for y0, y1, x0, x1 in tile_boxes(planes.shape[0], planes.shape[1], tile or api.LEARNED_TILE):
-        out[y0:y1, x0:x1] = codec.bits_map(net, np.ascontiguousarray(planes[y0:y1, x0:x1]))
+        out[y0:y1, x0:x1] = coding.bits_map(net, np.ascontiguousarray(planes[y0:y1, x0:x1]))
     return out
 
 
@@ -75,7 +77,7 @@ def heat_map(bits):
     return LUT[index]
 
 
-def explain(image, out_path, *, model=None):
+def explain(image, out_path, *, model=None, effort=None):
     """Write the image and its heat map side by side to out_path (PNG); return the bits per sub-pixel.
 
     image: a path, Pillow image or uint8 array (gray or RGB; alpha is left out, as the model does not code it).
@@ -86,7 +88,7 @@ def explain(image, out_path, *, model=None):
 
     pixels = _pixels(image)
     net = _net(1 if pixels.ndim == 2 else 3, model)
-    bits = tiled_bits(pixels, net)
+    bits = tiled_bits(pixels, net, effort=effort)
     bpsp = float(bits.sum() / bits.size)
     h, w = pixels.shape[:2]
     canvas = Image.new("RGB", (max(2 * w + GAP, MIN_WIDTH), h + CAPTION_HEIGHT), "white")
@@ -95,7 +97,7 @@ def explain(image, out_path, *, model=None):
     draw = ImageDraw.Draw(canvas)
     font = ImageFont.load_default(size=FONT_SIZE)
     text_y = h + (CAPTION_HEIGHT - FONT_SIZE) // 2 - 1
-    draw.text((4, text_y), f"{bpsp:.3f} bits/sub-pixel, {net.name}", fill="black", font=font)
+    draw.text((4, text_y), f"{bpsp:.3f} bits/sub-pixel, {net.name}{' alone' if effort == 1 else ' + mixing'}", fill="black", font=font)
     bar_x = max(w + GAP, MIN_WIDTH // 2)
     bar = np.broadcast_to(LUT[np.linspace(0, 255, BAR_WIDTH).round().astype(np.uint8)], (10, BAR_WIDTH, 3))
     canvas.paste(Image.fromarray(np.ascontiguousarray(bar)), (bar_x, h + (CAPTION_HEIGHT - 10) // 2))

@@ -52,19 +52,20 @@ def test_every_mode_round_trips_default_path(shared_data, models, mode):
     assert same_image(api.decompress_image(learned), src)
     h = lcodec.read_header(learned)
     if mode in ("L", "LA", "RGB", "RGBA"):
-        assert h.methods[0] == container.LEARNED
+        assert h.methods[0] == container.MIXED and h.version == 2
         assert h.model == models.DEFAULT_MODELS["rgb" if mode.startswith("RGB") else "gray"]
         assert h.precision > 0 and len(h.model_sha256) == 64
     else:
-        assert container.LEARNED not in h.methods and h.model is None
+        assert not set(container.MODEL_METHODS) & set(h.methods) and h.model is None and h.version == 1
         assert learned == default
 
 
+@pytest.mark.parametrize("effort, method", [(1, container.LEARNED), (2, container.MIXED)])
 @pytest.mark.parametrize("shape", [(1, 1), (1, 23), (19, 1), (17, 13), (41, 37)])
-def test_learned_path_odd_shapes(shared_data, models, shape):
+def test_learned_path_odd_shapes(shared_data, models, shape, effort, method):
     img = np.asarray(photo(shared_data, *shape, index=5))
-    data = api.Compressor(fallback=False, tile=16).compress(img)
-    assert set(lcodec.read_header(data).methods) == {container.LEARNED}
+    data = api.Compressor(fallback=False, tile=16, effort=effort).compress(img)
+    assert set(lcodec.read_header(data).methods) == {method}
     assert np.array_equal(lcodec.decompress(data), img)
 
 
@@ -83,7 +84,7 @@ def test_graphics_take_the_fallback_and_are_never_much_larger(models):
     img = graphic(64, 96)
     data = lcodec.compress(img)
     h = lcodec.read_header(data)
-    assert container.LEARNED not in h.methods and h.model is None, h.method_counts
+    assert not set(container.MODEL_METHODS) & set(h.methods) and h.model is None, h.method_counts
     assert len(data) <= len(api.Compressor(learned=False).compress(img))
     assert np.array_equal(lcodec.decompress(data), img)
 
@@ -238,8 +239,9 @@ _SUBPROCESS = """
 import sys, numpy as np, lcodec
 from lcodec import api
 if sys.argv[1] == "encode":
-    img = np.frombuffer(sys.stdin.buffer.read(), np.uint8).reshape(int(sys.argv[2]), int(sys.argv[3]), 3)
-    sys.stdout.buffer.write(api.Compressor(fallback=False, tile=16, threads=1).compress(img))
+    img = np.frombuffer(sys.stdin.buffer.read(), np.uint8).reshape(int(sys.argv[2]), int(sys.argv[3]), -1)
+    img, effort = (img[:, :, 0] if img.shape[2] == 1 else img), int(sys.argv[4])
+    sys.stdout.buffer.write(api.Compressor(fallback=False, tile=16, threads=1, effort=effort).compress(img))
 else:
     sys.stdout.buffer.write(lcodec.decompress(sys.stdin.buffer.read()).tobytes())
 """
@@ -252,12 +254,15 @@ def _pure_python(*args, stdin):
     return out.stdout
 
 
-def test_pure_python_and_compiled_kernels_agree(shared_data, models):
+@pytest.mark.parametrize("effort, method, gray", [(1, container.LEARNED, False), (2, container.MIXED, False),
+                                                  (2, container.MIXED, True)])
+def test_pure_python_and_compiled_kernels_agree(shared_data, models, effort, method, gray):
     """Encode with NUMBA_DISABLE_JIT=1 and decode compiled, and the reverse: identical bytes and pixels."""
-    img = np.asarray(photo(shared_data, 6, 20, index=11))
-    compiled = api.Compressor(fallback=False, tile=16, threads=1).compress(img)
-    assert set(lcodec.read_header(compiled).methods) == {container.LEARNED}
-    assert _pure_python("encode", "6", "20", stdin=img.tobytes()) == compiled
+    img = photo(shared_data, 6, 20, index=11)
+    img = np.asarray(img.convert("L") if gray else img)
+    compiled = api.Compressor(fallback=False, tile=16, threads=1, effort=effort).compress(img)
+    assert set(lcodec.read_header(compiled).methods) == {method}
+    assert _pure_python("encode", "6", "20", str(effort), stdin=img.tobytes()) == compiled
     assert _pure_python("decode", stdin=compiled) == img.tobytes()
     filtered = api.Compressor(learned=False).compress(img)  # the PNG unfilter kernel, pure Python
     assert _pure_python("decode", stdin=filtered) == img.tobytes()

@@ -80,17 +80,19 @@ def default_models():
 
 
 def test_quick_lcodec_rows(quick, default_models):
-    """Model alone: the range coder costs a hair over Σ −log2 q. Default: never much worse than the model alone."""
+    """Model alone (with and without the mixing stage): the range coder costs a hair over Σ −log2 q. Default:
+    never much worse than the model alone. The mixing stage codes the crops smaller than the network alone."""
     _, report, _ = quick
     rows = {r["key"]: r for r in report["rows"]}
-    model_only, default = rows["lcodec-model"], rows["lcodec"]
-    for row in (model_only, default):
+    model_only, default, network = rows["lcodec-model"], rows["lcodec"], rows["lcodec-network"]
+    for row in (model_only, default, network):
         assert row["lossless"] and row["error"] is None, row
-        assert row["est_bpsp"] == model_only["est_bpsp"]
-    assert model_only["estimate"]["learned_est"] == model_only["estimate"]["est"]  # every tile coded by the model
-    assert 0 <= model_only["coder_overhead"] < 0.001, model_only
-    assert model_only["est_bpsp"] < model_only["bpsp"] < 1.01 * model_only["est_bpsp"]  # + header and tile table
-    assert default["bpsp"] <= model_only["bpsp"]
+    assert default["est_bpsp"] == model_only["est_bpsp"]
+    for row in (model_only, network):
+        assert row["estimate"]["learned_est"] == row["estimate"]["est"]  # every tile coded by the model
+        assert 0 <= row["coder_overhead"] < 0.001, row
+        assert row["est_bpsp"] < row["bpsp"] < 1.01 * row["est_bpsp"]  # + header and tile table
+    assert default["bpsp"] <= model_only["bpsp"] < network["bpsp"]
 
 
 def test_quick_plot_is_a_png(quick):
@@ -223,7 +225,7 @@ def test_explain_real_crop(shared_data, tmp_path, default_models):
     """The picture holds the image and the heat map of the same costs the caption's bpsp sums."""
     from PIL import Image
 
-    from lcodec import api, codec
+    from lcodec import api, codec, mixing
     from lcodec.container import tile_boxes
     from lcodec.explain import CAPTION_HEIGHT, GAP, MIN_WIDTH, explain, heat_map
 
@@ -234,11 +236,15 @@ def test_explain_real_crop(shared_data, tmp_path, default_models):
     bpsp = explain(src, out)
 
     net = default_models.load(default_models.default_for(3))
-    bits = np.zeros(crop.shape)
+    bits, network = np.zeros(crop.shape), np.zeros(crop.shape)
     for y0, y1, x0, x1 in tile_boxes(300, 270, api.LEARNED_TILE):
-        bits[y0:y1, x0:x1] = codec.bits_map(net, np.ascontiguousarray(crop[y0:y1, x0:x1]))
+        bits[y0:y1, x0:x1] = mixing.bits_map(net, np.ascontiguousarray(crop[y0:y1, x0:x1]))
+        network[y0:y1, x0:x1] = codec.bits_map(net, np.ascontiguousarray(crop[y0:y1, x0:x1]))
     assert bpsp == pytest.approx(bits.sum() / crop.size, rel=1e-12)
-    assert 1.0 < bpsp < 6.0
+    assert explain(src, tmp_path / "network.png", effort=1) == pytest.approx(network.sum() / crop.size, rel=1e-12)
+    assert 1.0 < bpsp < network.sum() / crop.size < 6.0
+    payload = sum(api.read_header(api.Compressor(fallback=False, threads=1).compress(crop)).lengths)
+    assert bits.sum() < 8 * payload < bits.sum() + 64 * len(tile_boxes(300, 270, api.LEARNED_TILE)) + 8
     assert out.read_bytes()[:8] == PNG_SIGNATURE
     with Image.open(out) as im:
         assert im.size == (max(2 * 270 + GAP, MIN_WIDTH), 300 + CAPTION_HEIGHT)
@@ -251,7 +257,7 @@ def test_explain_real_crop(shared_data, tmp_path, default_models):
 def test_explain_gray_and_refusals(shared_data, tmp_path, default_models):
     from PIL import Image
 
-    from lcodec import codec
+    from lcodec import codec, mixing
     from lcodec.errors import InvalidInputError
     from lcodec.explain import explain
 
@@ -259,7 +265,9 @@ def test_explain_gray_and_refusals(shared_data, tmp_path, default_models):
         gray = np.asarray(im.convert("L"))[:40, :60]
     bpsp = explain(gray, tmp_path / "gray.png")
     net = default_models.load(default_models.default_for(1))
-    assert bpsp == pytest.approx(codec.bits_map(net, gray[:, :, None]).mean(), rel=1e-12)
+    assert bpsp == pytest.approx(mixing.bits_map(net, gray[:, :, None]).mean(), rel=1e-12)
+    assert explain(gray, tmp_path / "gray1.png", effort=1) == pytest.approx(
+        codec.bits_map(net, gray[:, :, None]).mean(), rel=1e-12)
     with pytest.raises(InvalidInputError, match="mode P"):
         explain(Image.fromarray(gray).convert("P"), tmp_path / "p.png")
     with pytest.raises(InvalidInputError, match="uint16"):

@@ -39,7 +39,7 @@ def test_signature_is_png_style():
 def test_byte_layout_matches_format_md():
     h = _header(model="rgb-x", model_sha256="cd" * 32, precision=24, methods=(1,) * 6)
     data = _file(h)
-    assert data[:8] == SIGNATURE and data[8] == container.VERSION and data[9] == 5
+    assert data[:8] == SIGNATURE and data[8] == 1 and data[9] == 5  # LEARNED only: version 1
     assert struct.unpack_from(">IIHBB", data, 10) == (40, 20, 16, 24, 5)
     assert data[22:27] == b"rgb-x" and data[27:59] == bytes.fromhex("cd" * 32)
     assert data[59:61] == b"\x00\x00"  # no metadata
@@ -71,7 +71,7 @@ def test_tile_table_order_and_edge_tiles():
         (lambda d: d[:5], FormatError, "truncated"),
         (lambda d: b"GIF89a" + d[6:], FormatError, "not an lcodec file"),
         (lambda d: d.replace(b"\r\n", b"\n", 1), FormatError, "text-mode"),
-        (lambda d: d[:8] + b"\x02" + d[9:], UnsupportedVersionError, "version 2"),
+        (lambda d: d[:8] + b"\x03" + d[9:], UnsupportedVersionError, "version 3"),
         (lambda d: d[:12] + bytes([d[12] ^ 1]) + d[13:], FormatError, "header CRC"),
         (lambda d: d[:-1], FormatError, "truncated or padded"),
         (lambda d: d + b"\x00", FormatError, "truncated or padded"),

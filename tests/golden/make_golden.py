@@ -28,24 +28,28 @@ def cases(shared_data):
     """name -> (PIL image, Compressor keyword arguments)."""
     rgb = photo(shared_data, 20, 24, index=15, y=100, x=400)
     const_alpha = np.dstack([np.asarray(rgb), np.full((20, 24), 255, np.uint8)])
+    old = {"effort": 1}  # the files made before the mixing stage: the network alone
     return {
-        # the default models, and the first released ones (their files must decode for ever)
-        "rgb-learned": (rgb, {"fallback": False, "tile": 16}),
-        "gray-learned": (rgb.convert("L"), {"fallback": False, "tile": 16}),
-        "rgb-learned-v4": (rgb, {"fallback": False, "tile": 16, "model": "rgb-v4"}),
-        "rgb-learned-v3": (rgb, {"fallback": False, "tile": 16, "model": "rgb-v3"}),
-        "gray-learned-v4": (rgb.convert("L"), {"fallback": False, "tile": 16, "model": "gray-v4"}),
-        "gray-learned-v3": (rgb.convert("L"), {"fallback": False, "tile": 16, "model": "gray-v3"}),
-        "rgb-learned-v2": (rgb, {"fallback": False, "tile": 16, "model": "rgb-v2"}),
-        "gray-learned-v2": (rgb.convert("L"), {"fallback": False, "tile": 16, "model": "gray-v2"}),
-        "rgb-learned-v1": (rgb, {"fallback": False, "tile": 16, "model": "rgb-v1"}),
-        "gray-learned-v1": (rgb.convert("L"), {"fallback": False, "tile": 16, "model": "gray-v1"}),
-        "rgba-const-alpha": (Image.fromarray(const_alpha), {"fallback": False}),
-        "la-alpha": (in_mode(rgb, "LA"), {"learned": False}),
-        "p-transparency": (in_mode(rgb, "P"), {}),
-        "i16": (in_mode(rgb, "I;16"), {}),
-        "bilevel": (in_mode(rgb, "1"), {}),
-        "graphic": (Image.fromarray(graphic(24, 40)), {}),
+        # the mixing stage over the default models
+        "rgb-mixed": (rgb, {"fallback": False, "tile": 16, "effort": 2}),
+        "gray-mixed": (rgb.convert("L"), {"fallback": False, "tile": 16, "effort": 2}),
+        # the network alone: the default models, and the first released ones (their files must decode for ever)
+        "rgb-learned": (rgb, {"fallback": False, "tile": 16, **old}),
+        "gray-learned": (rgb.convert("L"), {"fallback": False, "tile": 16, **old}),
+        "rgb-learned-v4": (rgb, {"fallback": False, "tile": 16, "model": "rgb-v4", **old}),
+        "rgb-learned-v3": (rgb, {"fallback": False, "tile": 16, "model": "rgb-v3", **old}),
+        "gray-learned-v4": (rgb.convert("L"), {"fallback": False, "tile": 16, "model": "gray-v4", **old}),
+        "gray-learned-v3": (rgb.convert("L"), {"fallback": False, "tile": 16, "model": "gray-v3", **old}),
+        "rgb-learned-v2": (rgb, {"fallback": False, "tile": 16, "model": "rgb-v2", **old}),
+        "gray-learned-v2": (rgb.convert("L"), {"fallback": False, "tile": 16, "model": "gray-v2", **old}),
+        "rgb-learned-v1": (rgb, {"fallback": False, "tile": 16, "model": "rgb-v1", **old}),
+        "gray-learned-v1": (rgb.convert("L"), {"fallback": False, "tile": 16, "model": "gray-v1", **old}),
+        "rgba-const-alpha": (Image.fromarray(const_alpha), {"fallback": False, **old}),
+        "la-alpha": (in_mode(rgb, "LA"), {"learned": False, **old}),
+        "p-transparency": (in_mode(rgb, "P"), old),
+        "i16": (in_mode(rgb, "I;16"), old),
+        "bilevel": (in_mode(rgb, "1"), old),
+        "graphic": (Image.fromarray(graphic(24, 40)), old),
     }
 
 

@@ -1,0 +1,390 @@
+"""Online context mixing over the network (method MIXED): the image is learned while it is coded.
+
+Each 8-bit sub-pixel is coded as 8 binary decisions, most significant bit first. Every decision gets a
+probability from an online logistic mixer whose inputs, in the stretch domain, are the network's probability of
+the decision (from its integer CDF at the decision's interval) and adaptive probabilities kept per context of
+the image itself (neighbour values, earlier channels, cross-channel gradients, the network's predicted value,
+the position on an 8 x 8 grid). The mixer's weights, the context statistics and an adaptive probability map
+(APM) after the mixer all learn from each coded bit, identically in the decoder. Everything is integer
+arithmetic; the lookup tables are computed with Python's decimal module, which rounds the same everywhere.
+FORMAT.md section 4 specifies the stage; its parameters are the `Params` of the payload's first byte.
+"""
+
+import functools
+from collections import namedtuple
+from decimal import Decimal, getcontext
+
+import numpy as np
+from numba import njit
+
+from lcodec.codec import PRECISION, _adapt_state, _check_tile, _adapt_update, _cdf_at, _forward, _padded, _predict, _scratch
+from lcodec.coder import (
+    DEC_STATE_SIZE, ENC_STATE_SIZE, dec_init, dec_load, dec_step, enc_finish, enc_init, enc_load, enc_step,
+    enc_store, max_encoded_size,
+)
+from lcodec.errors import FormatError, InvalidInputError
+from lcodec.nn import CFG_ADAPT, CFG_C, CFG_R, MIXW_BITS, MU_FRAC
+
+P_BITS = 16          # coded probabilities: P(bit = 1) in [1, 2**16 - 1] / 2**16
+ST_FRAC = 8          # stretch domain: logits in 1/256 nat...
+ST_MAX = 4095        # ...clamped to +-16 nats
+CTR_BITS = 22        # context counters: probability in the top 22 bits of a uint32, count in the low 10
+CTR_COUNT_MASK = (1 << (32 - CTR_BITS)) - 1
+CTR_HALF = 1 << (CTR_BITS - 1)
+BUCKET = 16          # slots per hashed bucket: a check word and the 15 nodes of one nibble (64 bytes)
+APM_STEP_BITS = 8    # APM interpolation knots every 256 stretch units
+APM_KNOTS = 2 * (ST_MAX + 1) // (1 << APM_STEP_BITS) + 1
+LOG_BITS = 10        # mantissa bits of the log2 table
+N_CONTEXTS = 16      # counter inputs; the mixer also sees the network and a bias
+N_INPUTS = N_CONTEXTS + 2
+N_CONF = 8           # mixer weight sets per (channel, bit): octaves of the network's spread
+WEIGHT_ONE = 1 << 16
+
+Params = namedtuple("Params", "table_bits limit lr lr_shift apm_rate mask mix2 apm_w")
+# The payload's first byte selects one of these; a new set is a new byte value, never an edit.
+PARAMS = {
+    1: Params(table_bits=16, limit=127, lr=24, lr_shift=22, apm_rate=7, mask=2047, mix2=0, apm_w=3),
+}
+DEFAULT_PARAMS = 1
+
+Tables = namedtuple("Tables", "squash stretch log2 recip")
+
+
+@functools.cache
+def tables(limit):
+    """squash (2 ST_MAX + 1 entries, 16-bit probability of stretch s - ST_MAX), stretch (4096 entries, of 12-bit
+    probabilities j + 1/2), log2 (mantissa table, 16 fraction bits), recip (65536 / (n + 1.5) for counters)."""
+    getcontext().prec = 40
+    one = Decimal(1)
+    squash = np.empty(2 * ST_MAX + 1, np.int64)
+    for i in range(ST_MAX + 1):
+        p = int((Decimal(1 << P_BITS) / (one + (Decimal(-i) / (1 << ST_FRAC)).exp())).to_integral_value())
+        p = min(max(p, 1), (1 << P_BITS) - 1)
+        squash[ST_MAX + i] = p
+        squash[ST_MAX - i] = (1 << P_BITS) - p
+    stretch = np.empty(4096, np.int64)
+    for j in range(2048):
+        p = (Decimal(j) + Decimal("0.5")) / 4096
+        s = int(((p / (one - p)).ln() * (1 << ST_FRAC)).to_integral_value())
+        stretch[j], stretch[4095 - j] = s, -s
+    log2 = np.array([int(((one + Decimal(m) / (1 << LOG_BITS)).ln() / Decimal(2).ln() * (1 << 16))
+                         .to_integral_value()) for m in range(1 << LOG_BITS)], np.int64)
+    recip = np.array([int((Decimal(1 << 16) / (Decimal(n) + Decimal("1.5"))).to_integral_value())
+                      for n in range(limit + 1)], np.int64)
+    return Tables(squash, stretch, log2, recip)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _log2(v, lut):
+    """log2(v) in 1/65536 for v >= 1."""
+    b = 0
+    t = v
+    while t > 1:
+        t >>= 1
+        b += 1
+    m = ((v << LOG_BITS) >> b) - (1 << LOG_BITS)
+    return (np.int64(b) << 16) + lut[m]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _stretch_ratio(n1, n0, lut):
+    """ln(n1 / n0) in 1/256 nat, clamped to +-ST_MAX (256 ln 2 = 11629 / 2**22 per 1/65536 of log2)."""
+    s = ((_log2(n1, lut) - _log2(n0, lut)) * 11629) >> 22
+    return min(max(s, -ST_MAX), ST_MAX)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _hash(a, b):
+    """64-bit mix of two integers (wrapping uint64 arithmetic)."""
+    h = (np.uint64(a) * np.uint64(0x9E3779B97F4A7C15)) ^ np.uint64(b)
+    h ^= h >> np.uint64(31)
+    h *= np.uint64(0xBF58476D1CE4E5B9)
+    h ^= h >> np.uint64(29)
+    h *= np.uint64(0x94D049BB133111EB)
+    h ^= h >> np.uint64(32)
+    return h
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _bucket(slots, i, h, table_bits):
+    """Start of the bucket of hash h in input i's table; a bucket whose check word differs is reset."""
+    b = np.int64(h >> np.uint64(64 - table_bits)) * BUCKET
+    check = np.uint32(h & np.uint64(0xFFFFFFFF)) | np.uint32(1)
+    if slots[i, b] != check:
+        slots[i, b] = check
+        for k in range(1, BUCKET):
+            slots[i, b + k] = np.uint32(0)
+    return b
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _bit_length(v):
+    n = 0
+    while v > 0:
+        v >>= 1
+        n += 1
+    return n
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _errq(e):
+    """An error of the adaptive stage (1/256 pixel) quantised to 16 levels, finer near zero."""
+    a = abs(e) >> 7
+    q = min(_bit_length(a), 7)
+    return q + 8 if e < 0 else q
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _contexts(pad, errs, y, x, ch, r, pv, ctx):
+    """The counter contexts of sub-pixel (y, x, ch) from the pixels coded before it (128 outside the tile)."""
+    yy = y + r
+    xx = x + r
+    w_ = np.int64(pad[yy, xx - 1, ch]) + 128
+    n_ = np.int64(pad[yy - 1, xx, ch]) + 128
+    nw = np.int64(pad[yy - 1, xx - 1, ch]) + 128
+    ne = np.int64(pad[yy - 1, xx + 1, ch]) + 128
+    ww = np.int64(pad[yy, xx - 2, ch]) + 128
+    nn = np.int64(pad[yy - 2, xx, ch]) + 128
+    cur = y & 1
+    up = cur ^ 1
+    if ch > 0:
+        p = ch - 1
+        xp = np.int64(pad[yy, xx, p]) + 128
+        wp = np.int64(pad[yy, xx - 1, p]) + 128
+        np_ = np.int64(pad[yy - 1, xx, p]) + 128
+        nep = np.int64(pad[yy - 1, xx + 1, p]) + 128
+        x0 = np.int64(pad[yy, xx, 0]) + 128
+        x1 = np.int64(pad[yy, xx, 1]) + 128 if ch > 1 else 256
+        cw = min(max(w_ + xp - wp, 0), 255)
+        cn = min(max(n_ + xp - np_, 0), 255)
+        cne = min(max(ne + xp - nep, 0), 255)
+        near = (x0 << 9) | x1
+        eq = _errq(errs[cur, x + 1, p]) << 4 | _errq(errs[cur, x + 1, 0])
+        if ch > 1:
+            w0 = np.int64(pad[yy, xx - 1, 0]) + 128
+            n0 = np.int64(pad[yy - 1, xx, 0]) + 128
+            c2 = min(max(w_ + (xp - wp + x0 - w0) // 2, 0), 255) + min(max(n_ + (xp - np_ + x0 - n0) // 2, 0), 255)
+        else:
+            c2 = cw + cn
+    else:
+        x0 = 256
+        cw = min(max(w_ + n_ - nw, 0), 255)
+        cn = min(max((w_ + ne + 1) >> 1, 0), 255)
+        cne = min(max(ne + n_ - np.int64(pad[yy - 2, xx + 1, ch]) - 128, 0), 255)
+        near = ((n_ >> 2) << 6) | (ne >> 2)
+        eq = _errq(errs[cur, x, ch]) << 4 | _errq(errs[up, x + 1, ch])
+        c2 = cw + cn
+    grad = _bit_length(abs(w_ - nw) + abs(n_ - nw) + abs(ne - n_))
+    ctx[0] = (w_ << 8) | n_
+    ctx[1] = (near << 6) | (w_ >> 2)
+    ctx[2] = pv
+    ctx[3] = (((x & 7) << 3 | (y & 7)) << 5) | (pv >> 3)
+    ctx[4] = (((w_ << 8 | n_) << 8 | nw) << 8) | ne
+    ctx[5] = ((grad << 10 | (pv - w_ + 512)) << 10) | (pv - n_ + 512)
+    ctx[6] = (min(max(w_ + n_ - nw, -256), 511) + 256) << 9 | (x0 >> 3)
+    ctx[7] = (((ww << 8 | nn) << 8 | w_) << 8) | n_
+    ctx[8] = cw
+    ctx[9] = cn
+    ctx[10] = ((((cw + cn) >> 1) << 6 | (pv >> 2)) << 3) | (x & 7)
+    ctx[11] = (pv << 8) | eq
+    ctx[12] = (cne << 6) | (pv >> 2)
+    ctx[13] = c2
+    ctx[14] = ((cw >> 1) << 7) | (cn >> 1)
+    ctx[15] = ((near << 6) | (n_ >> 2))
+
+
+@njit(cache=True, nogil=True)
+def _mix_kernel(decoding, tile, data, h, w, bits, prm, tabs, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, so,
+                sig_lut, exp_lut, invs_lut, scale_lut):
+    """Encode tile (decoding = False) -> (tile, stream) or decode data -> (image, empty): one loop, so the
+    encoder and the decoder compute every probability the same way."""
+    c = cfg[CFG_C]
+    r = cfg[CFG_R]
+    table_bits, limit, lr, lr_shift, apm_rate = prm[0], prm[1], prm[2], prm[3], prm[4]
+    mask, mix2, apm_w = prm[5], prm[6], prm[7]
+    squash, stretch, log2, recip = tabs
+    if decoding:
+        img = np.empty((h, w, c), np.uint8)
+        pad = np.zeros((h + r, w + 2 * r, c), np.int16)
+    else:
+        img = tile
+        pad = _padded(tile, r)
+    win, acc, hid, oacc, out, wts, mu, inv, scl, stats, memo = _scratch(cfg, w1, wo, bo)
+    shift = cfg[CFG_ADAPT]
+    lms, errs, feat = _adapt_state(c, w)
+    slots = np.zeros((N_CONTEXTS, (np.int64(1) << table_bits) * BUCKET), np.uint32)
+    weights = np.zeros((c * 8 * N_CONF, N_INPUTS), np.int64)
+    for s in range(weights.shape[0]):
+        weights[s, 0] = WEIGHT_ONE
+    weights2 = np.zeros((c * 256, N_INPUTS), np.int64)
+    for s in range(weights2.shape[0]):
+        weights2[s, 0] = WEIGHT_ONE
+    apm = np.empty((c * 256, APM_KNOTS), np.int64)
+    for j in range(APM_KNOTS):
+        v = min(max((j << APM_STEP_BITS) - (ST_MAX + 1), -ST_MAX), ST_MAX)
+        for s in range(apm.shape[0]):
+            apm[s, j] = squash[v + ST_MAX]
+    ctx = np.zeros(N_CONTEXTS, np.int64)
+    hashes = np.zeros(N_CONTEXTS, np.uint64)
+    base = np.zeros(N_CONTEXTS, np.int64)
+    st = np.zeros(N_INPUTS, np.int64)
+    st[N_INPUTS - 1] = 1 << ST_FRAC  # the bias input
+    want_bits = bits.size > 0
+    one = (1 << P_BITS)
+    buf = np.empty(0 if decoding else max_encoded_size(h * w * c * 8, P_BITS), np.uint8)
+    estate = np.zeros(ENC_STATE_SIZE, np.uint64)
+    enc_init(estate)
+    low, rng, cache, pending, carry, pos, started = enc_load(estate)
+    dstate = np.zeros(DEC_STATE_SIZE, np.uint64)
+    dec_init(dstate, data)
+    dcode, drng, dpos, derr = dec_load(dstate)
+    for y in range(h):
+        for x in range(w):
+            _forward(pad, y, x, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, so, win, acc, hid, oacc, out)
+            for ch in range(c):
+                _predict(pad, y, x, ch, r, c, cfg, out, exp_lut, invs_lut, scale_lut, wts, mu, inv, scl,
+                         shift, stats, lms, errs, feat, memo)
+                mm = np.int64(0)
+                for i in range(wts.shape[0]):
+                    mm += wts[i] * mu[i]
+                mm >>= MIXW_BITS
+                mad = np.int64(0)
+                for i in range(wts.shape[0]):
+                    mad += wts[i] * (((scl[i] * 5678) >> 12) + abs(mu[i] - mm))
+                mad >>= MIXW_BITS
+                conf = min(max(_bit_length(mad) - 7, 0), N_CONF - 1)
+                pv = min(max((mm + (1 << (MU_FRAC - 1))) >> MU_FRAC, 0), 255)
+                _contexts(pad, errs, y, x, ch, r, pv, ctx)
+                for i in range(N_CONTEXTS):
+                    hashes[i] = _hash(ctx[i], i * 4 + ch)
+                    base[i] = _bucket(slots, i, hashes[i], table_bits)
+                v = np.int64(img[y, x, ch]) if not decoding else np.int64(0)
+                lo = np.int64(0)
+                c_lo = np.int64(0)
+                c_hi = np.int64(1) << PRECISION
+                node = np.int64(1)
+                for d in range(8):
+                    if d == 4:  # the low nibble's buckets, keyed by the high nibble too
+                        for i in range(N_CONTEXTS):
+                            base[i] = _bucket(slots, i, _hash(hashes[i], lo + 1), table_bits)
+                        node = 1
+                    mid = lo + (128 >> d)
+                    c_mid = _cdf_at(mid, wts, mu, inv, sig_lut)
+                    st[0] = _stretch_ratio(c_hi - c_mid, c_mid - c_lo, log2)
+                    for i in range(N_CONTEXTS):
+                        st[i + 1] = stretch[(((slots[i, base[i] + node] >> (32 - CTR_BITS)) ^ CTR_HALF)
+                                             >> (CTR_BITS - 12))] if (mask >> i) & 1 else 0
+                    wset = (ch * 8 + d) * N_CONF + conf
+                    actx = ch * 256 + (1 << d) + (lo >> (8 - d))
+                    dot = np.int64(0)
+                    for i in range(N_INPUTS):
+                        dot += weights[wset, i] * st[i]
+                    sa = min(max(dot >> 16, -ST_MAX), ST_MAX)
+                    sm = sa
+                    sb = sa
+                    if mix2:
+                        dot = np.int64(0)
+                        for i in range(N_INPUTS):
+                            dot += weights2[actx, i] * st[i]
+                        sb = min(max(dot >> 16, -ST_MAX), ST_MAX)
+                        sm = (sa + sb) >> 1
+                    pm = squash[sm + ST_MAX]
+                    ap = sm + ST_MAX + 1
+                    j = ap >> APM_STEP_BITS
+                    f = ap & ((1 << APM_STEP_BITS) - 1)
+                    pa = (apm[actx, j] * ((1 << APM_STEP_BITS) - f) + apm[actx, j + 1] * f) >> APM_STEP_BITS
+                    p1 = min(max((pm * (4 - apm_w) + apm_w * pa) >> 2, 1), one - 1)
+                    split = one - p1
+                    if decoding:
+                        bit = 1 if dcode >= (drng >> np.uint64(P_BITS)) * np.uint64(split) else 0
+                        if bit:
+                            dcode, drng, dpos, derr = dec_step(dcode, drng, dpos, derr, data, split, one, P_BITS)
+                        else:
+                            dcode, drng, dpos, derr = dec_step(dcode, drng, dpos, derr, data, 0, split, P_BITS)
+                    else:
+                        bit = (v >> (7 - d)) & 1
+                        if bit:
+                            low, rng, cache, pending, carry, pos, started = enc_step(
+                                low, rng, cache, pending, carry, pos, started, buf, split, one, P_BITS)
+                        else:
+                            low, rng, cache, pending, carry, pos, started = enc_step(
+                                low, rng, cache, pending, carry, pos, started, buf, 0, split, P_BITS)
+                        if want_bits:
+                            bits[y, x, ch] += P_BITS - np.log2(p1 if bit else split)
+                    # learn from the bit
+                    err = (bit << P_BITS) - squash[sa + ST_MAX]
+                    for i in range(N_INPUTS):
+                        weights[wset, i] += (st[i] * err * lr) >> lr_shift
+                    if mix2:
+                        err = (bit << P_BITS) - squash[sb + ST_MAX]
+                        for i in range(N_INPUTS):
+                            weights2[actx, i] += (st[i] * err * lr) >> lr_shift
+                    target = ((1 << P_BITS) - 1) if bit else 0
+                    apm[actx, j] += ((target - apm[actx, j]) * ((1 << APM_STEP_BITS) - f)) >> (
+                        apm_rate + APM_STEP_BITS)
+                    apm[actx, j + 1] += ((target - apm[actx, j + 1]) * f) >> (apm_rate + APM_STEP_BITS)
+                    ct = ((1 << CTR_BITS) - 1) if bit else 0
+                    for i in range(N_CONTEXTS):
+                        k = base[i] + node
+                        s = slots[i, k]
+                        p = np.int64((s >> (32 - CTR_BITS)) ^ CTR_HALF)
+                        n = np.int64(s & CTR_COUNT_MASK)
+                        p += ((ct - p) * recip[n]) >> 16
+                        slots[i, k] = np.uint32(((p ^ CTR_HALF) << (32 - CTR_BITS)) | min(n + 1, limit))
+                    if bit:
+                        lo = mid
+                        c_lo = c_mid
+                    else:
+                        c_hi = c_mid
+                    node = 2 * node + bit
+                if decoding:
+                    img[y, x, ch] = lo
+                    pad[y + r, x + r, ch] = lo - 128
+                if shift:
+                    _adapt_update(stats, lms, errs, y, x, ch, feat, memo, lo, shift)
+    if decoding:
+        return img, buf
+    enc_store(estate, low, rng, cache, pending, carry, pos, started)
+    n = enc_finish(estate, buf)
+    return img, buf[:n].copy()
+
+
+def _params(config):
+    p = PARAMS.get(config)
+    if p is None:
+        raise FormatError(f"unknown mixing parameter set {config}")
+    return p
+
+
+def _encode(net, tile, config, bits):
+    tile = _check_tile(net, tile)
+    p = _params(config)
+    out = np.zeros(tile.shape) if bits else np.zeros((0, 0, 0))
+    _, stream = _mix_kernel(False, tile, np.empty(0, np.uint8), tile.shape[0], tile.shape[1], out,
+                            np.array(p, np.int64), tables(p.limit), *net.kernel_args)
+    return bytes([config]) + stream.tobytes(), out
+
+
+def encode_tile(net, tile, *, config=DEFAULT_PARAMS):
+    """Code a uint8 tile (h, w, C) -> payload bytes (the parameter byte, then the stream). Releases the GIL."""
+    return _encode(net, tile, config, False)[0]
+
+
+def bits_map(net, tile, *, config=DEFAULT_PARAMS):
+    """-log2 p (float64, (h, w, C)) of every sub-pixel as this stage codes it: the sum over its 8 decisions."""
+    return _encode(net, tile, config, True)[1]
+
+
+def decode_tile(net, payload, h, w):
+    """Decode h x w pixels from a payload of encode_tile; any bytes decode to some pixels, never crash or hang."""
+    h, w = int(h), int(w)
+    if h < 1 or w < 1:
+        raise InvalidInputError(f"tile size must be positive, got {h}x{w}")
+    payload = bytes(payload)
+    if not payload:
+        raise FormatError("empty mixing payload")
+    p = _params(payload[0])
+    stream = np.frombuffer(payload, np.uint8)[1:].copy()
+    img, _ = _mix_kernel(True, np.zeros((1, 1, net.channels), np.uint8), stream, h, w, np.zeros((0, 0, 0)),
+                         np.array(p, np.int64), tables(p.limit), *net.kernel_args)
+    return img
