@@ -1,5 +1,9 @@
 """lcodec: learned lossless image compression with bit-exact integer models."""
 
+__version__ = "0.1.0"
+
+# First: Numba takes its cache directory from the configuration when a kernel is decorated.
+from lcodec import jit_cache  # noqa: E402, F401
 from lcodec.api import Compressor, Decompressor, compress, decompress, read_header
 from lcodec.errors import (
     ChecksumError,
@@ -10,8 +14,6 @@ from lcodec.errors import (
     UnknownModelError,
     UnsupportedVersionError,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Compressor",
