@@ -35,7 +35,11 @@ from lcodec.errors import ChecksumError, FormatError, InvalidInputError, LimitEr
 
 LEARNED_TILE = 512
 FALLBACK_TILE = 1024
-EFFORTS = {1: "the network alone (LEARNED)", 2: "the network mixed with online-learned contexts (MIXED)"}
+EFFORTS = {
+    1: "the network alone (LEARNED)",
+    2: "the network mixed with contexts learned from the image (MIXED)",
+    3: "as 2 with every context and larger tables (slower, a little smaller)",
+}
 DEFAULT_EFFORT = 2
 
 _ARRAY_MODES = {  # (dtype, channels) of a numpy array -> mode
@@ -124,7 +128,7 @@ class Compressor:
     learned=False codes with the fallback methods only (fast, no model needed); fallback=False codes every
     plane a model can code with the model, even where a fallback method would be smaller (to measure the
     model alone). effort: 1 codes with the network alone, 2 (the default) mixes it with statistics learned from
-    the image while coding it (smaller, slower; `EFFORTS`). tile: tile size (default LEARNED_TILE, or
+    the image while coding it (smaller, slower), 3 mixes more of them (`EFFORTS`). tile: tile size (default LEARNED_TILE, or
     FALLBACK_TILE when no model applies); threads: worker threads.
     """
 
@@ -182,7 +186,9 @@ class Compressor:
                 best = _fallback.constant(plane, bits) if self.fallback or not use_model else None
                 if best is None and use_model:
                     if self.effort >= 2:
-                        best = (MIXED, _mixing().encode_tile(net, np.ascontiguousarray(plane)))
+                        mixing = _mixing()
+                        best = (MIXED, mixing.encode_tile(net, np.ascontiguousarray(plane),
+                                                          config=mixing.EFFORT_PARAMS[self.effort]))
                     else:
                         best = (LEARNED, _codec().encode_tile(net, np.ascontiguousarray(plane)))
                     payload = best[1]

@@ -57,15 +57,17 @@ def _net(channels, model):
 
 def tiled_bits(pixels, net, tile=None, effort=None):
     """float64 (h, w, C) −log2 q of uint8 (h, w[, C]) pixels under net, coded in tiles of the given size, by the
-    network alone (effort 1) or with the mixing stage (effort 2, the default)."""
+    network alone (effort 1) or with the mixing stage (effort 2, the default, or 3)."""
     from lcodec import api, codec, mixing
     from lcodec.container import tile_boxes
 
-    coding = codec if (effort or api.DEFAULT_EFFORT) == 1 else mixing
+    effort = effort or api.DEFAULT_EFFORT
     planes = pixels.reshape(pixels.shape[0], pixels.shape[1], -1)
     out = np.empty(planes.shape, np.float64)
     for y0, y1, x0, x1 in tile_boxes(planes.shape[0], planes.shape[1], tile or api.LEARNED_TILE):
-        out[y0:y1, x0:x1] = coding.bits_map(net, np.ascontiguousarray(planes[y0:y1, x0:x1]))
+        tile_pixels = np.ascontiguousarray(planes[y0:y1, x0:x1])
+        out[y0:y1, x0:x1] = (codec.bits_map(net, tile_pixels) if effort == 1 else
+                             mixing.bits_map(net, tile_pixels, config=mixing.EFFORT_PARAMS[effort]))
     return out
 
 
@@ -84,7 +86,7 @@ def explain(image, out_path, *, model=None, effort=None):
     """
     from PIL import Image, ImageDraw, ImageFont
 
-    from lcodec.api import write_atomic
+    from lcodec.api import DEFAULT_EFFORT, write_atomic
 
     pixels = _pixels(image)
     net = _net(1 if pixels.ndim == 2 else 3, model)
@@ -97,7 +99,8 @@ def explain(image, out_path, *, model=None, effort=None):
     draw = ImageDraw.Draw(canvas)
     font = ImageFont.load_default(size=FONT_SIZE)
     text_y = h + (CAPTION_HEIGHT - FONT_SIZE) // 2 - 1
-    draw.text((4, text_y), f"{bpsp:.3f} bits/sub-pixel, {net.name}{' alone' if effort == 1 else ' + mixing'}", fill="black", font=font)
+    draw.text((4, text_y), f"{bpsp:.3f} bits/sub-pixel, {net.name}, effort {effort or DEFAULT_EFFORT}", fill="black",
+              font=font)
     bar_x = max(w + GAP, MIN_WIDTH // 2)
     bar = np.broadcast_to(LUT[np.linspace(0, 255, BAR_WIDTH).round().astype(np.uint8)], (10, BAR_WIDTH, 3))
     canvas.paste(Image.fromarray(np.ascontiguousarray(bar)), (bar_x, h + (CAPTION_HEIGHT - 10) // 2))

@@ -35,17 +35,20 @@ BUCKET = 16          # slots per hashed bucket: a check word and the 15 nodes of
 APM_STEP_BITS = 8    # APM interpolation knots every 256 stretch units
 APM_KNOTS = 2 * (ST_MAX + 1) // (1 << APM_STEP_BITS) + 1
 LOG_BITS = 10        # mantissa bits of the log2 table
-N_CONTEXTS = 16      # counter inputs; the mixer also sees the network and a bias
-N_INPUTS = N_CONTEXTS + 2
+N_CONTEXTS = 19      # counter inputs; the mixer also sees the network and a bias
 N_CONF = 8           # mixer weight sets per (channel, bit): octaves of the network's spread
 WEIGHT_ONE = 1 << 16
 
-Params = namedtuple("Params", "table_bits limit lr lr_shift apm_rate mask mix2 apm_w")
+Params = namedtuple("Params", "table_bits limit lr lr_shift apm_rate mask n_mix apm_w lr2 sure quiet match_bits")
 # The payload's first byte selects one of these; a new set is a new byte value, never an edit.
 PARAMS = {
-    1: Params(table_bits=16, limit=127, lr=24, lr_shift=22, apm_rate=7, mask=2047, mix2=0, apm_w=3),
+    1: Params(table_bits=16, limit=127, lr=48, lr_shift=22, apm_rate=7, mask=521047, n_mix=3, apm_w=1, lr2=64,
+              sure=2048, quiet=2048, match_bits=18),
+    2: Params(table_bits=17, limit=127, lr=48, lr_shift=22, apm_rate=7, mask=524287, n_mix=3, apm_w=1, lr2=64,
+              sure=2048, quiet=2048, match_bits=18),
 }
 DEFAULT_PARAMS = 1
+EFFORT_PARAMS = {2: 1, 3: 2}  # the Compressor's effort levels that use this stage
 
 Tables = namedtuple("Tables", "squash stretch log2 recip")
 
@@ -115,6 +118,15 @@ def _bucket(slots, i, h, table_bits):
         for k in range(1, BUCKET):
             slots[i, b + k] = np.uint32(0)
     return b
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _count(s, bit, recip, limit):
+    """A counter slot after coding bit: its probability moves 1/(n + 1.5) of the way, its count n goes up."""
+    p = np.int64((s >> (32 - CTR_BITS)) ^ CTR_HALF)
+    n = np.int64(s & CTR_COUNT_MASK)
+    p += ((((1 << CTR_BITS) - 1) if bit else 0) - p) * recip[n] >> 16
+    return np.uint32(((p ^ CTR_HALF) << (32 - CTR_BITS)) | min(n + 1, limit))
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -191,6 +203,9 @@ def _contexts(pad, errs, y, x, ch, r, pv, ctx):
     ctx[13] = c2
     ctx[14] = ((cw >> 1) << 7) | (cn >> 1)
     ctx[15] = ((near << 6) | (n_ >> 2))
+    ctx[16] = ((near << 6) | (ne >> 2))
+    ctx[17] = ((near << 7) | (pv >> 1))
+    ctx[18] = ((near << 7) | (cw >> 1))
 
 
 @njit(cache=True, nogil=True)
@@ -201,7 +216,9 @@ def _mix_kernel(decoding, tile, data, h, w, bits, prm, tabs, cfg, w1, b1, m1, s1
     c = cfg[CFG_C]
     r = cfg[CFG_R]
     table_bits, limit, lr, lr_shift, apm_rate = prm[0], prm[1], prm[2], prm[3], prm[4]
-    mask, mix2, apm_w = prm[5], prm[6], prm[7]
+    mask, n_mix, apm_w, lr2, sure, quiet, match_bits = prm[5], prm[6], prm[7], prm[8], prm[9], prm[10], prm[11]
+    if sure <= 0:
+        sure = ST_MAX + 1
     squash, stretch, log2, recip = tabs
     if decoding:
         img = np.empty((h, w, c), np.uint8)
@@ -212,23 +229,41 @@ def _mix_kernel(decoding, tile, data, h, w, bits, prm, tabs, cfg, w1, b1, m1, s1
     win, acc, hid, oacc, out, wts, mu, inv, scl, stats, memo = _scratch(cfg, w1, wo, bo)
     shift = cfg[CFG_ADAPT]
     lms, errs, feat = _adapt_state(c, w)
-    slots = np.zeros((N_CONTEXTS, (np.int64(1) << table_bits) * BUCKET), np.uint32)
-    weights = np.zeros((c * 8 * N_CONF, N_INPUTS), np.int64)
+    na = 0
+    for i in range(N_CONTEXTS):
+        na += (mask >> i) & 1
+    act = np.zeros(na, np.int64)
+    na = 0
+    for i in range(N_CONTEXTS):
+        if (mask >> i) & 1:
+            act[na] = i
+            na += 1
+    n_in = na + 3  # the network, the contexts, the match model, a bias
+    # match model: the last position of each hashed run of 4 causal pixels, and the match it predicts from
+    table = np.zeros((np.int64(1) << match_bits) if match_bits else 1, np.int64)
+    mcnt = np.zeros(c * 16 * 8, np.uint32)
+    mpos = np.int64(-1)
+    mlen = np.int64(0)
+    slots = np.zeros((na, (np.int64(1) << table_bits) * BUCKET), np.uint32)
+    # first-layer weight sets: (channel, bit, network spread), (channel, bits so far), (channel, bit, match length)
+    off1 = c * 8 * N_CONF
+    off2 = off1 + c * 256
+    weights = np.zeros((off2 + c * 8 * 8, n_in), np.int64)
     for s in range(weights.shape[0]):
         weights[s, 0] = WEIGHT_ONE
-    weights2 = np.zeros((c * 256, N_INPUTS), np.int64)
-    for s in range(weights2.shape[0]):
-        weights2[s, 0] = WEIGHT_ONE
+    final = np.full((c * 8, 3), WEIGHT_ONE // max(n_mix, 1), np.int64)
     apm = np.empty((c * 256, APM_KNOTS), np.int64)
     for j in range(APM_KNOTS):
         v = min(max((j << APM_STEP_BITS) - (ST_MAX + 1), -ST_MAX), ST_MAX)
         for s in range(apm.shape[0]):
             apm[s, j] = squash[v + ST_MAX]
     ctx = np.zeros(N_CONTEXTS, np.int64)
-    hashes = np.zeros(N_CONTEXTS, np.uint64)
-    base = np.zeros(N_CONTEXTS, np.int64)
-    st = np.zeros(N_INPUTS, np.int64)
-    st[N_INPUTS - 1] = 1 << ST_FRAC  # the bias input
+    hashes = np.zeros(na, np.uint64)
+    base = np.zeros(na, np.int64)
+    st = np.zeros(n_in, np.int64)
+    st[n_in - 1] = 1 << ST_FRAC  # the bias input
+    sel = np.zeros(3, np.int64)
+    sm = np.zeros(3, np.int64)
     want_bits = bits.size > 0
     one = (1 << P_BITS)
     buf = np.empty(0 if decoding else max_encoded_size(h * w * c * 8, P_BITS), np.uint8)
@@ -241,6 +276,20 @@ def _mix_kernel(decoding, tile, data, h, w, bits, prm, tabs, cfg, w1, b1, m1, s1
     for y in range(h):
         for x in range(w):
             _forward(pad, y, x, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, so, win, acc, hid, oacc, out)
+            my = mx = np.int64(0)
+            if match_bits:
+                here = y * w + x
+                if mlen == 0:
+                    hh = np.uint64(0)
+                    for ch in range(c):
+                        hh = _hash(hh, ((np.int64(pad[y + r, x + r - 1, ch]) << 8 | (pad[y + r, x + r - 2, ch] + 128))
+                                        << 8 | (pad[y + r, x + r - 3, ch] + 128)) << 8 | (pad[y + r - 1, x + r, ch] + 128))
+                    slot = np.int64(hh >> np.uint64(64 - match_bits))
+                    mpos = table[slot] - 1
+                    table[slot] = here + 1
+                if mpos >= 0:
+                    my = mpos // w
+                    mx = mpos - my * w
             for ch in range(c):
                 _predict(pad, y, x, ch, r, c, cfg, out, exp_lut, invs_lut, scale_lut, wts, mu, inv, scl,
                          shift, stats, lms, errs, feat, memo)
@@ -255,9 +304,9 @@ def _mix_kernel(decoding, tile, data, h, w, bits, prm, tabs, cfg, w1, b1, m1, s1
                 conf = min(max(_bit_length(mad) - 7, 0), N_CONF - 1)
                 pv = min(max((mm + (1 << (MU_FRAC - 1))) >> MU_FRAC, 0), 255)
                 _contexts(pad, errs, y, x, ch, r, pv, ctx)
-                for i in range(N_CONTEXTS):
-                    hashes[i] = _hash(ctx[i], i * 4 + ch)
-                    base[i] = _bucket(slots, i, hashes[i], table_bits)
+                for a in range(na):
+                    hashes[a] = _hash(ctx[act[a]], act[a] * 4 + ch)
+                    base[a] = _bucket(slots, a, hashes[a], table_bits)
                 v = np.int64(img[y, x, ch]) if not decoding else np.int64(0)
                 lo = np.int64(0)
                 c_lo = np.int64(0)
@@ -265,35 +314,53 @@ def _mix_kernel(decoding, tile, data, h, w, bits, prm, tabs, cfg, w1, b1, m1, s1
                 node = np.int64(1)
                 for d in range(8):
                     if d == 4:  # the low nibble's buckets, keyed by the high nibble too
-                        for i in range(N_CONTEXTS):
-                            base[i] = _bucket(slots, i, _hash(hashes[i], lo + 1), table_bits)
+                        for a in range(na):
+                            base[a] = _bucket(slots, a, _hash(hashes[a], lo + 1), table_bits)
                         node = 1
                     mid = lo + (128 >> d)
                     c_mid = _cdf_at(mid, wts, mu, inv, sig_lut)
                     st[0] = _stretch_ratio(c_hi - c_mid, c_mid - c_lo, log2)
-                    for i in range(N_CONTEXTS):
-                        st[i + 1] = stretch[(((slots[i, base[i] + node] >> (32 - CTR_BITS)) ^ CTR_HALF)
-                                             >> (CTR_BITS - 12))] if (mask >> i) & 1 else 0
-                    wset = (ch * 8 + d) * N_CONF + conf
-                    actx = ch * 256 + (1 << d) + (lo >> (8 - d))
-                    dot = np.int64(0)
-                    for i in range(N_INPUTS):
-                        dot += weights[wset, i] * st[i]
-                    sa = min(max(dot >> 16, -ST_MAX), ST_MAX)
-                    sm = sa
-                    sb = sa
-                    if mix2:
-                        dot = np.int64(0)
-                        for i in range(N_INPUTS):
-                            dot += weights2[actx, i] * st[i]
-                        sb = min(max(dot >> 16, -ST_MAX), ST_MAX)
-                        sm = (sa + sb) >> 1
-                    pm = squash[sm + ST_MAX]
-                    ap = sm + ST_MAX + 1
-                    j = ap >> APM_STEP_BITS
-                    f = ap & ((1 << APM_STEP_BITS) - 1)
-                    pa = (apm[actx, j] * ((1 << APM_STEP_BITS) - f) + apm[actx, j + 1] * f) >> APM_STEP_BITS
-                    p1 = min(max((pm * (4 - apm_w) + apm_w * pa) >> 2, 1), one - 1)
+                    confident = abs(st[0]) >= sure  # the network is sure: its probability, nothing to learn
+                    mk = -1
+                    eb = 0
+                    if confident:
+                        p1 = min(max(squash[st[0] + ST_MAX], 1), one - 1)
+                        actx = fset = sf = j = f = pm = 0
+                    else:
+                        for a in range(na):
+                            st[a + 1] = stretch[(((slots[a, base[a] + node] >> (32 - CTR_BITS)) ^ CTR_HALF)
+                                                 >> (CTR_BITS - 12))]
+                        st[na + 1] = 0
+                        if mpos >= 0:
+                            pred = np.int64(img[my, mx, ch])
+                            if (pred >> (8 - d)) == (lo >> (8 - d)):  # the match's value is still possible
+                                eb = (pred >> (7 - d)) & 1
+                                mk = (ch * 16 + min(mlen, 15)) * 8 + d
+                                ms = stretch[(((mcnt[mk] >> (32 - CTR_BITS)) ^ CTR_HALF) >> (CTR_BITS - 12))]
+                                st[na + 1] = ms if eb else -ms
+                        actx = ch * 256 + (1 << d) + (lo >> (8 - d))
+                        sel[0] = (ch * 8 + d) * N_CONF + conf
+                        sel[1] = off1 + actx
+                        sel[2] = off2 + (ch * 8 + d) * 8 + (min(_bit_length(mlen), 6) + 1 if mk >= 0 else 0)
+                        for m in range(n_mix):
+                            dot = np.int64(0)
+                            for i in range(n_in):
+                                dot += weights[sel[m], i] * st[i]
+                            sm[m] = min(max(dot >> 16, -ST_MAX), ST_MAX)
+                        fset = ch * 8 + d
+                        if n_mix > 1:
+                            dot = np.int64(0)
+                            for m in range(n_mix):
+                                dot += final[fset, m] * sm[m]
+                            sf = min(max(dot >> 16, -ST_MAX), ST_MAX)
+                        else:
+                            sf = sm[0]
+                        pm = squash[sf + ST_MAX]
+                        ap = sf + ST_MAX + 1
+                        j = ap >> APM_STEP_BITS
+                        f = ap & ((1 << APM_STEP_BITS) - 1)
+                        pa = (apm[actx, j] * ((1 << APM_STEP_BITS) - f) + apm[actx, j + 1] * f) >> APM_STEP_BITS
+                        p1 = min(max((pm * (4 - apm_w) + apm_w * pa) >> 2, 1), one - 1)
                     split = one - p1
                     if decoding:
                         bit = 1 if dcode >= (drng >> np.uint64(P_BITS)) * np.uint64(split) else 0
@@ -311,26 +378,24 @@ def _mix_kernel(decoding, tile, data, h, w, bits, prm, tabs, cfg, w1, b1, m1, s1
                                 low, rng, cache, pending, carry, pos, started, buf, 0, split, P_BITS)
                         if want_bits:
                             bits[y, x, ch] += P_BITS - np.log2(p1 if bit else split)
-                    # learn from the bit
-                    err = (bit << P_BITS) - squash[sa + ST_MAX]
-                    for i in range(N_INPUTS):
-                        weights[wset, i] += (st[i] * err * lr) >> lr_shift
-                    if mix2:
-                        err = (bit << P_BITS) - squash[sb + ST_MAX]
-                        for i in range(N_INPUTS):
-                            weights2[actx, i] += (st[i] * err * lr) >> lr_shift
-                    target = ((1 << P_BITS) - 1) if bit else 0
-                    apm[actx, j] += ((target - apm[actx, j]) * ((1 << APM_STEP_BITS) - f)) >> (
-                        apm_rate + APM_STEP_BITS)
-                    apm[actx, j + 1] += ((target - apm[actx, j + 1]) * f) >> (apm_rate + APM_STEP_BITS)
-                    ct = ((1 << CTR_BITS) - 1) if bit else 0
-                    for i in range(N_CONTEXTS):
-                        k = base[i] + node
-                        s = slots[i, k]
-                        p = np.int64((s >> (32 - CTR_BITS)) ^ CTR_HALF)
-                        n = np.int64(s & CTR_COUNT_MASK)
-                        p += ((ct - p) * recip[n]) >> 16
-                        slots[i, k] = np.uint32(((p ^ CTR_HALF) << (32 - CTR_BITS)) | min(n + 1, limit))
+                    if not confident:  # learn from the bit
+                        for m in range(n_mix):
+                            err = (bit << P_BITS) - squash[sm[m] + ST_MAX]
+                            if abs(err) > quiet:
+                                for i in range(n_in):
+                                    weights[sel[m], i] += (st[i] * err * lr) >> lr_shift
+                        if n_mix > 1:
+                            err = (bit << P_BITS) - pm
+                            for m in range(n_mix):
+                                final[fset, m] += (sm[m] * err * lr2) >> lr_shift
+                        target = ((1 << P_BITS) - 1) if bit else 0
+                        apm[actx, j] += ((target - apm[actx, j]) * ((1 << APM_STEP_BITS) - f)) >> (
+                            apm_rate + APM_STEP_BITS)
+                        apm[actx, j + 1] += ((target - apm[actx, j + 1]) * f) >> (apm_rate + APM_STEP_BITS)
+                        if mk >= 0:
+                            mcnt[mk] = _count(mcnt[mk], bit == eb, recip, limit)
+                        for a in range(na):
+                            slots[a, base[a] + node] = _count(slots[a, base[a] + node], bit, recip, limit)
                     if bit:
                         lo = mid
                         c_lo = c_mid
@@ -342,6 +407,16 @@ def _mix_kernel(decoding, tile, data, h, w, bits, prm, tabs, cfg, w1, b1, m1, s1
                     pad[y + r, x + r, ch] = lo - 128
                 if shift:
                     _adapt_update(stats, lms, errs, y, x, ch, feat, memo, lo, shift)
+            if match_bits:  # a match that predicted this pixel goes on to the next one
+                hit = mpos >= 0
+                for ch in range(c):
+                    hit = hit and img[my, mx, ch] == img[y, x, ch]
+                if hit:
+                    mpos += 1
+                    mlen += 1
+                else:
+                    mpos = -1
+                    mlen = 0
     if decoding:
         return img, buf
     enc_store(estate, low, rng, cache, pending, carry, pos, started)
