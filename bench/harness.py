@@ -34,11 +34,12 @@ def default_dir():
     return shared / "data" / "kodak"
 
 
-def load_images(dirs, quick=False, gray=False):
+def load_images(dirs, quick=False, gray=False, every=1):
     """[(name, uint8 array)] from every image file in the folders, gray or RGB (alpha and palettes dropped).
 
     quick: the first few images only, each cut to a centred square crop. gray: Pillow's luminance
-    (convert("L")) of every image, the input the gray model is measured on.
+    (convert("L")) of every image, the input the gray model is measured on. every: every n-th file of each
+    folder (sorted by name, from the first): 10 gives the training script's validation split.
     """
     from PIL import Image
 
@@ -47,7 +48,7 @@ def load_images(dirs, quick=False, gray=False):
         folder = Path(folder)
         if not folder.is_dir():
             raise SystemExit(f"bench: not a folder: {folder}")
-        paths += sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        paths += sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[::every]
     if not paths:
         raise SystemExit(f"bench: no images in {', '.join(map(str, dirs))}")
     if quick:
@@ -322,6 +323,8 @@ def build_parser():
     parser.add_argument("--codecs", metavar="A,B", help="run only these (default: all)")
     parser.add_argument("--readme", metavar="FILE",
                         help="also write the table into FILE between its bench markers (README.md)")
+    parser.add_argument("--every", type=int, default=1, metavar="N",
+                        help="every N-th image of each folder (10: the training photos' validation split)")
     parser.add_argument("--gray", action="store_true", help="code the luminance (convert(\"L\")) of every image")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every image to stderr")
     return parser
@@ -345,10 +348,13 @@ def _short(commit):
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.every < 1:
+        parser.error("--every must be at least 1")
     dirs = args.dirs or [default_dir()]
     codecs = select(all_codecs(), args.codecs)
-    images = load_images(dirs, quick=args.quick, gray=args.gray)
+    images = load_images(dirs, quick=args.quick, gray=args.gray, every=args.every)
 
     def log(msg):
         print(msg, file=sys.stderr, flush=True)
