@@ -185,12 +185,12 @@ class Compressor:
                 use_model = g == 0 and net is not None
                 best = _fallback.constant(plane, bits) if self.fallback or not use_model else None
                 if best is None and use_model:
+                    plane = np.ascontiguousarray(plane)
                     if self.effort >= 2:
                         mixing = _mixing()
-                        best = (MIXED, mixing.encode_tile(net, np.ascontiguousarray(plane),
-                                                          config=mixing.EFFORT_PARAMS[self.effort]))
+                        best = (MIXED, mixing.encode_tile(net, plane, config=mixing.choose_params(plane, self.effort)))
                     else:
-                        best = (LEARNED, _codec().encode_tile(net, np.ascontiguousarray(plane)))
+                        best = (LEARNED, _codec().encode_tile(net, plane))
                     payload = best[1]
                     if self.fallback:
                         other = _fallback.encode(plane, bits, target=len(payload))

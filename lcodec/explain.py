@@ -67,7 +67,7 @@ def tiled_bits(pixels, net, tile=None, effort=None):
     for y0, y1, x0, x1 in tile_boxes(planes.shape[0], planes.shape[1], tile or api.LEARNED_TILE):
         tile_pixels = np.ascontiguousarray(planes[y0:y1, x0:x1])
         out[y0:y1, x0:x1] = (codec.bits_map(net, tile_pixels) if effort == 1 else
-                             mixing.bits_map(net, tile_pixels, config=mixing.EFFORT_PARAMS[effort]))
+                             mixing.bits_map(net, tile_pixels, config=mixing.choose_params(tile_pixels, effort)))
     return out
 
 
