@@ -1,23 +1,26 @@
 """Online context mixing over the network (method MIXED): the image is learned while it is coded.
 
+A fixed network knows photos in general; this stage learns the one being coded, as the best lossless coders do.
 Each 8-bit sub-pixel is coded as 8 binary decisions, most significant bit first. Every decision gets a
-probability from an online logistic mixer whose inputs, in the stretch domain, are the network's probability of
-the decision (from its integer CDF at the decision's interval) and adaptive probabilities kept per context of
-the image itself (neighbour values, earlier channels, cross-channel gradients, the network's predicted value,
-the position on an 8 x 8 grid). The mixer's weights, the context statistics and an adaptive probability map
-(APM) after the mixer all learn from each coded bit, identically in the decoder. Everything is integer
-arithmetic; the lookup tables are computed with Python's decimal module, which rounds the same everywhere.
-FORMAT.md section 4 specifies the stage; its parameters are the `Params` of the payload's first byte.
+probability from online logistic mixers whose inputs, in the stretch domain, are the network's probability of
+the decision (from its integer CDF at the decision's interval), a match model's, and adaptive probabilities kept
+per context of the image itself (neighbour values, the pixel's earlier channels, cross-channel gradients, the
+network's predicted value). The mixers' weights, the context statistics and an adaptive probability map (APM)
+after the mixers all learn from each coded bit, identically in the decoder. Everything is integer arithmetic;
+the lookup tables are computed with Python's decimal module, which rounds the same everywhere. FORMAT.md
+section 4 specifies the stage; its parameters are the `Params` named by the payload's first byte.
 """
 
 import functools
 from collections import namedtuple
-from decimal import Decimal, getcontext
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
 import numpy as np
 from numba import njit
 
-from lcodec.codec import PRECISION, _adapt_state, _check_tile, _adapt_update, _cdf_at, _forward, _padded, _predict, _scratch
+from lcodec.codec import (
+    PRECISION, _adapt_state, _adapt_update, _cdf_at, _check_tile, _forward, _padded, _predict, _scratch,
+)
 from lcodec.coder import (
     DEC_STATE_SIZE, ENC_STATE_SIZE, dec_init, dec_load, dec_step, enc_finish, enc_init, enc_load, enc_step,
     enc_store, max_encoded_size,
@@ -35,7 +38,8 @@ BUCKET = 16          # slots per hashed bucket: a check word and the 15 nodes of
 APM_STEP_BITS = 8    # APM interpolation knots every 256 stretch units
 APM_KNOTS = 2 * (ST_MAX + 1) // (1 << APM_STEP_BITS) + 1
 LOG_BITS = 10        # mantissa bits of the log2 table
-N_CONTEXTS = 19      # counter inputs; the mixer also sees the network and a bias
+N_CONTEXTS = 19      # counter inputs (a parameter set's mask picks some); the mixers also see the network,
+                     # the match model and a bias
 N_CONF = 8           # mixer weight sets per (channel, bit): octaves of the network's spread
 WEIGHT_ONE = 1 << 16
 W_CLAMP = 1 << 24    # mixer weights stay within +-256
@@ -55,12 +59,12 @@ PARAMS = {
 }
 DEFAULT_PARAMS = 1
 SYNTHETIC = 3
-SYNTHETIC_REPEATS = 0.4  # tiles with more pixels equal to their left neighbour get SYNTHETIC (photos: < 0.32 in 99 %)
+SYNTHETIC_REPEATS = 0.4  # tiles where more pixels than this equal their left neighbour are synthetic
 
 
 def choose_params(tile, effort=2):
-    """The parameter set the encoder uses for a tile at this effort: at effort 2 by how often a pixel repeats its
-    left neighbour (over 40 % on every tile of the graphics set, under 32 % on 99 % of the training photos')."""
+    """The parameter set the encoder uses for a tile: at effort 2, SYNTHETIC where pixels often repeat their left
+    neighbour (screenshots, charts: the network's sure bits are not to be trusted there), else the photo set."""
     if effort >= 3:
         return 2
     tile = np.asarray(tile)
@@ -69,6 +73,7 @@ def choose_params(tile, effort=2):
     repeats = np.all(tile[:, 1:] == tile[:, :-1], axis=-1).mean()
     return SYNTHETIC if repeats > SYNTHETIC_REPEATS else DEFAULT_PARAMS
 
+
 Tables = namedtuple("Tables", "squash stretch log2 recip")
 
 
@@ -76,23 +81,25 @@ Tables = namedtuple("Tables", "squash stretch log2 recip")
 def tables(limit):
     """squash (2 ST_MAX + 1 entries, 16-bit probability of stretch s - ST_MAX), stretch (4096 entries, of 12-bit
     probabilities j + 1/2), log2 (mantissa table, 16 fraction bits), recip (65536 / (n + 1.5) for counters)."""
-    getcontext().prec = 40
-    one = Decimal(1)
-    squash = np.empty(2 * ST_MAX + 1, np.int64)
-    for i in range(ST_MAX + 1):
-        p = int((Decimal(1 << P_BITS) / (one + (Decimal(-i) / (1 << ST_FRAC)).exp())).to_integral_value())
-        p = min(max(p, 1), (1 << P_BITS) - 1)
-        squash[ST_MAX + i] = p
-        squash[ST_MAX - i] = (1 << P_BITS) - p
-    stretch = np.empty(4096, np.int64)
-    for j in range(2048):
-        p = (Decimal(j) + Decimal("0.5")) / 4096
-        s = int(((p / (one - p)).ln() * (1 << ST_FRAC)).to_integral_value())
-        stretch[j], stretch[4095 - j] = s, -s
-    log2 = np.array([int(((one + Decimal(m) / (1 << LOG_BITS)).ln() / Decimal(2).ln() * (1 << 16))
-                         .to_integral_value()) for m in range(1 << LOG_BITS)], np.int64)
-    recip = np.array([int((Decimal(1 << 16) / (Decimal(n) + Decimal("1.5"))).to_integral_value())
-                      for n in range(limit + 1)], np.int64)
+    with localcontext() as context:  # the caller's decimal settings must not change the tables
+        context.prec = 40
+        context.rounding = ROUND_HALF_EVEN
+        one = Decimal(1)
+        squash = np.empty(2 * ST_MAX + 1, np.int64)
+        for i in range(ST_MAX + 1):
+            p = int((Decimal(1 << P_BITS) / (one + (Decimal(-i) / (1 << ST_FRAC)).exp())).to_integral_value())
+            p = min(max(p, 1), (1 << P_BITS) - 1)
+            squash[ST_MAX + i] = p
+            squash[ST_MAX - i] = (1 << P_BITS) - p
+        stretch = np.empty(4096, np.int64)
+        for j in range(2048):
+            p = (Decimal(j) + Decimal("0.5")) / 4096
+            s = int(((p / (one - p)).ln() * (1 << ST_FRAC)).to_integral_value())
+            stretch[j], stretch[4095 - j] = s, -s
+        log2 = np.array([int(((one + Decimal(m) / (1 << LOG_BITS)).ln() / Decimal(2).ln() * (1 << 16))
+                             .to_integral_value()) for m in range(1 << LOG_BITS)], np.int64)
+        recip = np.array([int((Decimal(1 << 16) / (Decimal(n) + Decimal("1.5"))).to_integral_value())
+                          for n in range(limit + 1)], np.int64)
     return Tables(squash, stretch, log2, recip)
 
 
