@@ -137,7 +137,7 @@ class Compressor:
             raise InvalidInputError(f"tile size {tile} out of range {container.MIN_TILE}..{container.MAX_TILE}")
         if not (learned or fallback):
             raise InvalidInputError("learned=False and fallback=False leave no way to code an image")
-        if effort not in EFFORTS:
+        if isinstance(effort, bool) or effort not in EFFORTS:
             raise InvalidInputError(f"effort {effort!r} is not one of {', '.join(map(str, EFFORTS))}")
         self.model, self.learned, self.fallback, self.tile, self.effort = model, learned, fallback, tile, effort
         self.threads = threads or _default_threads()
@@ -186,8 +186,8 @@ class Compressor:
                 best = _fallback.constant(plane, bits) if self.fallback or not use_model else None
                 if best is None and use_model:
                     plane = np.ascontiguousarray(plane)
-                    if self.effort >= 2:
-                        mixing = _mixing()
+                    mixing = _mixing()
+                    if self.effort >= 2 and mixing.supports(net):
                         best = (MIXED, mixing.encode_tile(net, plane, config=mixing.choose_params(plane, self.effort)))
                     else:
                         best = (LEARNED, _codec().encode_tile(net, plane))

@@ -203,11 +203,29 @@ def _mixture(out, ch, xr, xg, cfg, exp_lut, invs_lut, scale_lut, wts, mu, inv, s
 
 @njit(cache=True, nogil=True, inline="always")
 def _bit_length(v):
+    """Bits of v (0 for v <= 0), by bisection: per-sub-pixel code, no loop over the bits."""
+    if v <= 0:
+        return 0
     n = 0
-    while v > 0:
+    if v >= 1 << 32:
+        v >>= 32
+        n += 32
+    if v >= 1 << 16:
+        v >>= 16
+        n += 16
+    if v >= 1 << 8:
+        v >>= 8
+        n += 8
+    if v >= 1 << 4:
+        v >>= 4
+        n += 4
+    if v >= 1 << 2:
+        v >>= 2
+        n += 2
+    if v >= 2:
         v >>= 1
         n += 1
-    return n
+    return n + v
 
 
 @njit(cache=True, nogil=True, inline="always")

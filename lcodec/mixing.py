@@ -19,7 +19,8 @@ import numpy as np
 from numba import njit
 
 from lcodec.codec import (
-    PRECISION, _adapt_state, _adapt_update, _cdf_at, _check_tile, _forward, _padded, _predict, _scratch,
+    PRECISION, _adapt_state, _adapt_update, _bit_length, _cdf_at, _check_tile, _forward, _padded, _predict,
+    _scratch,
 )
 from lcodec.coder import (
     DEC_STATE_SIZE, ENC_STATE_SIZE, dec_init, dec_load, dec_step, enc_finish, enc_init, enc_load, enc_step,
@@ -147,28 +148,6 @@ def _count(s, bit, recip, limit):
     n = np.int64(s & CTR_COUNT_MASK)
     p += ((((1 << CTR_BITS) - 1) if bit else 0) - p) * recip[n] >> 16
     return np.uint32(((p ^ CTR_HALF) << (32 - CTR_BITS)) | min(n + 1, limit))
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _bit_length(v):
-    """Bits of 0 <= v < 2**32, by bisection (no loop over the bits)."""
-    n = 0
-    if v >= 1 << 16:
-        v >>= 16
-        n += 16
-    if v >= 1 << 8:
-        v >>= 8
-        n += 8
-    if v >= 1 << 4:
-        v >>= 4
-        n += 4
-    if v >= 1 << 2:
-        v >>= 2
-        n += 2
-    if v >= 2:
-        v >>= 1
-        n += 1
-    return n + v
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -462,6 +441,14 @@ def _mix_kernel(decoding, tile, data, h, w, bits, prm, tabs, cfg, w1, b1, m1, s1
     return img, buf[:n].copy()
 
 
+MIN_RADIUS = 3  # the contexts and the match model read up to three pixels left and two rows up
+
+
+def supports(net):
+    """Whether the stage can run over this network: its padding must hold every context's neighbours."""
+    return int(net.arrays["cfg"][CFG_R]) >= MIN_RADIUS
+
+
 def _params(config):
     p = PARAMS.get(config)
     if p is None:
@@ -470,6 +457,8 @@ def _params(config):
 
 
 def _encode(net, tile, config, bits):
+    if not supports(net):
+        raise InvalidInputError(f"model {net.name} has a context radius under {MIN_RADIUS}: no mixing stage over it")
     tile = _check_tile(net, tile)
     p = _params(config)
     out = np.zeros(tile.shape) if bits else np.zeros((0, 0, 0))
@@ -493,6 +482,8 @@ def decode_tile(net, payload, h, w):
     h, w = int(h), int(w)
     if h < 1 or w < 1:
         raise InvalidInputError(f"tile size must be positive, got {h}x{w}")
+    if not supports(net):
+        raise FormatError(f"mixed tile over model {net.name}, whose context radius is under {MIN_RADIUS}")
     payload = bytes(payload)
     if not payload:
         raise FormatError("empty mixing payload")

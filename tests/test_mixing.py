@@ -80,8 +80,9 @@ def test_efforts_and_versions(shared_data):
         h = lcodec.read_header(data)
         assert set(h.methods) == {method} and h.version == version == data[8]
         assert np.array_equal(lcodec.decompress(data), img)
-    with pytest.raises(lcodec.InvalidInputError, match="effort"):
-        api.Compressor(effort=4)
+    for bad in (4, 0, True, "2", None):
+        with pytest.raises(lcodec.InvalidInputError, match="effort"):
+            api.Compressor(effort=bad)
 
 
 def test_version_1_cannot_hold_mixed(shared_data):
@@ -90,3 +91,17 @@ def test_version_1_cannot_hold_mixed(shared_data):
     data[8] = 1
     with pytest.raises(FormatError, match="version 1"):
         lcodec.decompress(fix_header_crc(data))
+
+
+def test_networks_too_narrow_for_the_contexts(shared_data):
+    """A network whose causal window is under MIN_RADIUS cannot carry the stage: it refuses to encode over it, and
+    a tile claiming it is a FormatError (the Compressor then codes with the network alone)."""
+    from test_nn import random_net
+
+    net = random_net(3, 0, kernel=5)
+    assert not mixing.supports(net) and mixing.supports(registry.load(registry.default_for(3)))
+    tile = train_crop(shared_data, 3, "wikipedia", (8, 8), seed=1)
+    with pytest.raises(lcodec.InvalidInputError, match="radius"):
+        mixing.encode_tile(net, tile)
+    with pytest.raises(FormatError, match="radius"):
+        mixing.decode_tile(net, b"\x01\x00", 8, 8)
