@@ -8,7 +8,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["lcodec", "lcodec.*"]),
-    package_data={"lcodec": ["weights/*.npz"]},
+    package_data={"lcodec": ["weights/*.npz", "weights/MANIFEST.json"]},
     install_requires=["numpy>=1.24", "numba>=0.58", "pillow>=10.1"],
     extras_require={
         "train": ["torch>=2.1", "tqdm"],

@@ -174,7 +174,8 @@ class Lcodec(Codec):
 
     def unavailable(self):
         try:
-            from lcodec import api, codec, explain, registry  # noqa: F401
+            from lcodec import api, explain, learned, mixing  # noqa: F401
+            from lcodec.model import registry  # noqa: F401
         except ImportError as exc:
             return f"lcodec is incomplete here ({exc})"
         return None
@@ -196,7 +197,7 @@ class Lcodec(Codec):
     def estimate(self, image, data):
         """Bits: est (Σ −log2 q over the image, tiled as in `data`), and over the tiles coded with the model
         their estimate (learned_est) and their actual payload (learned): the range coder's overhead."""
-        from lcodec import registry
+        from lcodec.model import registry
         from lcodec.api import read_header
         from lcodec.container import MODEL_METHODS, tile_boxes
         from lcodec.explain import tiled_bits

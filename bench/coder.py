@@ -4,12 +4,12 @@
 
 Every symbol has its own 256-way discretised logistic (a prediction in 0..255, a log-uniform scale),
 as a PixelCNN would give. constriction (`stream.queue.RangeEncoder` + `stream.model.Categorical(
-perfect=False)`) and lcodec (`lcodec.cdf.encode_probs`/`decode_probs`: from each row only the CDF entries
+perfect=False)`) and lcodec (`lcodec.entropy.float_cdf.encode_probs`/`decode_probs`: from each row only the CDF entries
 its symbol needs) start from the same float probabilities, float64 and then float32 (what a torch model emits: half
 the memory traffic; constriction takes float32 too). A line before the table gives the time to merely read the
 float64 probabilities once (numpy sum): coding from them cannot beat that memory traffic.
 
-A second table codes from ready integer CDFs (`lcodec.coder`): per-symbol rows handed to `Encoder`/`Decoder` in
+A second table codes from ready integer CDFs (`lcodec.entropy.range_coder`): per-symbol rows handed to `Encoder`/`Decoder` in
 blocks of 1024 (1 MB) as a model emits them, each block quantised just before it is coded (only the coding is
 timed; reading 2 MB of probabilities per block pushes the fresh CDFs out of L2); the same rows as one (N, 257)
 table in memory (1 GB for 10**6 symbols: that measures this machine's memory as much as the coder); and 64 shared
@@ -22,8 +22,8 @@ import time
 
 import numpy as np
 
-from lcodec import coder
-from lcodec.cdf import decode_probs, encode_probs, quantize
+from lcodec.entropy import range_coder
+from lcodec.entropy.float_cdf import decode_probs, encode_probs, quantize
 
 BLOCK = 1024  # CDF rows per block: 1 MB of uint32, an L2 cache's worth
 SCALES = {"image": (0.3, 40.0), "sharp": (0.2, 1.5), "wide": (8.0, 60.0)}
@@ -85,8 +85,8 @@ def run_ours_from_probs(probs, symbols, precision, repeat):
 
 
 def run_ours_from_cdfs(cdfs, symbols, precision, repeat, validate):
-    t_enc, data = best_time(lambda: coder.encode(symbols, cdfs, precision, validate=validate), repeat)
-    t_dec, out = best_time(lambda: coder.decode(data, cdfs, precision, validate=validate), repeat)
+    t_enc, data = best_time(lambda: range_coder.encode(symbols, cdfs, precision, validate=validate), repeat)
+    t_dec, out = best_time(lambda: range_coder.decode(data, cdfs, precision, validate=validate), repeat)
     if not np.array_equal(out, symbols):
         raise RuntimeError("lcodec did not round-trip")
     return t_enc, t_dec, len(data) * 8
@@ -96,7 +96,7 @@ def comparison(n, precision, repeat):
     probs, symbols = logistic_probs(n, SCALES["image"])
     float_bits = -np.log2(probs[np.arange(n), symbols]).sum()
     cdfs = quantize(probs, precision)
-    quant_bits = coder.cost_bits(symbols, cdfs, precision)
+    quant_bits = range_coder.cost_bits(symbols, cdfs, precision)
     t_read, _ = best_time(probs.sum, repeat)
     probs32 = probs.astype(np.float32)
     f64 = run_constriction(probs, symbols, repeat)
@@ -107,7 +107,7 @@ def comparison(n, precision, repeat):
          *run_ours_from_probs(probs, symbols, precision, repeat), quant_bits, f64),
         ("constriction 0.5, from float32 probs", *f32, None, f32),
         (f"lcodec P={precision}, from float32 probs", *run_ours_from_probs(probs32, symbols, precision, repeat),
-         coder.cost_bits(symbols, quantize(probs32, precision), precision), f32),
+         range_coder.cost_bits(symbols, quantize(probs32, precision), precision), f32),
     ]
     print(f"{n} symbols, 256-way discretised logistics, scale log-uniform in {SCALES['image']}; "
           f"float cross-entropy {float_bits / n:.4f} bits/symbol; best of {repeat}")
@@ -146,7 +146,7 @@ def run_blocks(probs, symbols, precision, repeat, validate):
     blocks = [(a, min(a + BLOCK, n)) for a in range(0, n, BLOCK)]
     t_enc = t_dec = np.inf
     for _ in range(repeat):
-        encoder, spent = coder.Encoder(precision), 0.0
+        encoder, spent = range_coder.Encoder(precision), 0.0
         for a, b in blocks:
             cdfs = quantize(probs[a:b], precision)
             t = time.perf_counter()
@@ -154,7 +154,7 @@ def run_blocks(probs, symbols, precision, repeat, validate):
             spent += time.perf_counter() - t
         data = encoder.finish()
         t_enc = min(t_enc, spent)
-        decoder, spent, out = coder.Decoder(data, precision), 0.0, []
+        decoder, spent, out = range_coder.Decoder(data, precision), 0.0, []
         for a, b in blocks:
             cdfs = quantize(probs[a:b], precision)
             t = time.perf_counter()
@@ -184,11 +184,11 @@ def indexed_tables(n, precision, repeat, n_tables=64):
     for row in range(n_tables):  # per row: no (n, 257) temporary
         pick = index == row
         symbols[pick] = np.searchsorted(table[row], u[pick], side="right") - 1
-    t_enc, data = best_time(lambda: coder.encode(symbols, table, precision, index=index), repeat)
-    t_dec, out = best_time(lambda: coder.decode(data, table, precision, index=index), repeat)
+    t_enc, data = best_time(lambda: range_coder.encode(symbols, table, precision, index=index), repeat)
+    t_dec, out = best_time(lambda: range_coder.decode(data, table, precision, index=index), repeat)
     if not np.array_equal(out, symbols):
         raise RuntimeError("lcodec did not round-trip")
-    return t_enc, t_dec, len(data) * 8, coder.cost_bits(symbols, table, precision, index=index)
+    return t_enc, t_dec, len(data) * 8, range_coder.cost_bits(symbols, table, precision, index=index)
 
 
 def precision_sweep(n):
@@ -212,7 +212,7 @@ def precision_sweep(n):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=10**6, help="symbols to code")
-    parser.add_argument("--precision", type=int, default=coder.DEFAULT_PRECISION)
+    parser.add_argument("--precision", type=int, default=range_coder.DEFAULT_PRECISION)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--precision-sweep", action="store_true", help="also tabulate coding loss per precision")
     args = parser.parse_args(argv)

@@ -224,7 +224,7 @@ def versions():
 def default_models():
     """lcodec's default model per kind ({"rgb": name, ...}), which the lcodec rows measured."""
     try:
-        from lcodec import registry
+        from lcodec.model import registry
     except ImportError:
         return None
     return dict(registry.DEFAULT_MODELS)

@@ -104,21 +104,22 @@ def _transparency(image):
 
 
 def _load_net(name):
-    from lcodec import registry
+    from lcodec.model import registry
 
     return registry.load(name)
 
 
-def _codec():
-    from lcodec import codec
+def _stages():
+    """The modules of the model methods, by method: imported when first needed."""
+    from lcodec import learned, mixing
 
-    return codec
+    return {LEARNED: learned, MIXED: mixing}
 
 
-def _mixing():
-    from lcodec import mixing
+def _precision():
+    from lcodec.model.mixture import PRECISION
 
-    return mixing
+    return PRECISION
 
 
 class Compressor:
@@ -149,7 +150,7 @@ class Compressor:
             return None
         channels = mode.groups[0][0]
         if self.model is None:
-            from lcodec import registry
+            from lcodec.model import registry
 
             name = registry.DEFAULT_MODELS.get("rgb" if channels == 3 else "gray")
             if name is None:
@@ -186,11 +187,11 @@ class Compressor:
                 best = _fallback.constant(plane, bits) if self.fallback or not use_model else None
                 if best is None and use_model:
                     plane = np.ascontiguousarray(plane)
-                    mixing = _mixing()
+                    mixing = _stages()[MIXED]
                     if self.effort >= 2 and mixing.supports(net):
                         best = (MIXED, mixing.encode_tile(net, plane, config=mixing.choose_params(plane, self.effort)))
                     else:
-                        best = (LEARNED, _codec().encode_tile(net, plane))
+                        best = (LEARNED, _stages()[LEARNED].encode_tile(net, plane))
                     payload = best[1]
                     if self.fallback:
                         other = _fallback.encode(plane, bits, target=len(payload))
@@ -208,7 +209,7 @@ class Compressor:
         uses_model = any(m in MODEL_METHODS for m in methods)
         header = container.Header(
             mode=mode.name, width=width, height=height, tile=tile,
-            precision=_codec().PRECISION if uses_model else 0,
+            precision=_precision() if uses_model else 0,
             model=net.name if uses_model else None, model_sha256=net.sha256 if uses_model else None,
             palette_mode=palette_mode, palette=palette, transparency=transparency,
             pixel_sha256=container.pixel_checksum(pixels), methods=methods,
@@ -227,9 +228,8 @@ class Decompressor:
     def _net_for(self, header):
         name = header.model
         if name not in self._nets:
-            codec = _codec()
-            if header.precision != codec.PRECISION:
-                raise FormatError(f"coder precision {header.precision} is not supported ({codec.PRECISION} is)")
+            if header.precision != _precision():
+                raise FormatError(f"coder precision {header.precision} is not supported ({_precision()} is)")
             net = _load_net(name)
             if net.sha256 != header.model_sha256:
                 raise UnknownModelError(
@@ -256,7 +256,7 @@ class Decompressor:
                 if method in MODEL_METHODS:
                     if g != 0 or not mode.learned_group or net.channels != c:
                         raise FormatError(f"learned tile for a plane group the model cannot code (mode {mode.name})")
-                    coding = _codec() if method == LEARNED else _mixing()
+                    coding = _stages()[method]
                     try:
                         plane = coding.decode_tile(net, payload, y1 - y0, x1 - x0)
                     except FormatError:

@@ -18,16 +18,15 @@ from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 import numpy as np
 from numba import njit
 
-from lcodec.codec import (
-    PRECISION, _adapt_state, _adapt_update, _bit_length, _cdf_at, _check_tile, _forward, _padded, _predict,
-    _scratch,
-)
-from lcodec.coder import (
+from lcodec.entropy.range_coder import (
     DEC_STATE_SIZE, ENC_STATE_SIZE, dec_init, dec_load, dec_step, enc_finish, enc_init, enc_load, enc_step,
     enc_store, max_encoded_size,
 )
 from lcodec.errors import FormatError, InvalidInputError
-from lcodec.nn import CFG_ADAPT, CFG_C, CFG_R, MIXW_BITS, MU_FRAC
+from lcodec.model import adaptive, pixel
+from lcodec.model.fixed_point import MU_FRAC, bit_length
+from lcodec.model.mixture import PRECISION, cdf_at, mean, mixture, spread
+from lcodec.model.network import forward, padded
 
 P_BITS = 16          # coded probabilities: P(bit = 1) in [1, 2**16 - 1] / 2**16
 ST_FRAC = 8          # stretch domain: logits in 1/256 nat...
@@ -107,7 +106,7 @@ def tables(limit):
 @njit(cache=True, nogil=True, inline="always")
 def _log2(v, lut):
     """log2(v) in 1/65536 for 1 <= v < 2**32."""
-    b = _bit_length(v) - 1
+    b = bit_length(v) - 1
     m = ((v << LOG_BITS) >> b) - (1 << LOG_BITS)
     return (np.int64(b) << 16) + lut[m]
 
@@ -154,7 +153,7 @@ def _count(s, bit, recip, limit):
 def _errq(e):
     """An error of the adaptive stage (1/256 pixel) quantised to 16 levels, finer near zero."""
     a = abs(e) >> 7
-    q = min(_bit_length(a), 7)
+    q = min(bit_length(a), 7)
     return q + 8 if e < 0 else q
 
 
@@ -198,7 +197,7 @@ def _contexts(pad, errs, y, x, ch, r, pv, ctx):
         near = ((n_ >> 2) << 6) | (ne >> 2)
         eq = _errq(errs[cur, x, ch]) << 4 | _errq(errs[up, x + 1, ch])
         c2 = cw + cn
-    grad = _bit_length(abs(w_ - nw) + abs(n_ - nw) + abs(ne - n_))
+    grad = bit_length(abs(w_ - nw) + abs(n_ - nw) + abs(ne - n_))
     ctx[0] = (w_ << 8) | n_
     ctx[1] = (near << 6) | (w_ >> 2)
     ctx[2] = pv
@@ -221,26 +220,20 @@ def _contexts(pad, errs, y, x, ch, r, pv, ctx):
 
 
 @njit(cache=True, nogil=True)
-def _mix_kernel(decoding, tile, data, h, w, bits, prm, tabs, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, so,
-                sig_lut, exp_lut, invs_lut, scale_lut):
-    """Encode tile (decoding = False) -> (tile, stream) or decode data -> (image, empty): one loop, so the
-    encoder and the decoder compute every probability the same way."""
-    c = cfg[CFG_C]
-    r = cfg[CFG_R]
-    table_bits, limit, lr, lr_shift, apm_rate = prm[0], prm[1], prm[2], prm[3], prm[4]
-    mask, apm_w, lr2, sure, quiet, match_bits = prm[5], prm[6], prm[7], prm[8], prm[9], prm[10]
+def _mix_kernel(decoding, img, data, bits, prm, tabs, net, work, adapt):
+    """Encode img (decoding = False) -> stream, or decode data into img -> empty: one loop, so the encoder and the
+    decoder compute every probability the same way."""
+    h, w, c = img.shape
+    r = net.cfg.radius
+    table_bits, limit, lr, lr_shift, apm_rate = prm.table_bits, prm.limit, prm.lr, prm.lr_shift, prm.apm_rate
+    mask, apm_w, lr2, sure, quiet, match_bits = prm.mask, prm.apm_w, prm.lr2, prm.sure, prm.quiet, prm.match_bits
     if sure <= 0:
         sure = ST_MAX + 1
     squash, stretch, log2, recip = tabs
-    if decoding:
-        img = np.empty((h, w, c), np.uint8)
-        pad = np.zeros((h + r, w + 2 * r, c), np.int16)
-    else:
-        img = tile
-        pad = _padded(tile, r)
-    win, acc, hid, oacc, out, wts, mu, inv, scl, stats, memo = _scratch(cfg, w1, wo, bo)
-    shift = cfg[CFG_ADAPT]
-    lms, errs, feat = _adapt_state(c, w)
+    pad = np.zeros((h + r, w + 2 * r, c), np.int16) if decoding else padded(img, r)
+    win, hid, acc, out, wts, mu, inv, scl = work
+    sig_lut = net.sig_lut
+    shift = net.cfg.adapt_shift
     na = 0
     for i in range(N_CONTEXTS):
         na += (mask >> i) & 1
@@ -287,7 +280,7 @@ def _mix_kernel(decoding, tile, data, h, w, bits, prm, tabs, cfg, w1, b1, m1, s1
     dcode, drng, dpos, derr = dec_load(dstate)
     for y in range(h):
         for x in range(w):
-            _forward(pad, y, x, cfg, w1, b1, m1, s1, wl, bl, ml, sl, wo, bo, mo, so, win, acc, hid, oacc, out)
+            forward(pad, y, x, net, win, hid, acc, out)
             my = mx = np.int64(0)
             if match_bits:
                 here = y * w + x
@@ -303,19 +296,14 @@ def _mix_kernel(decoding, tile, data, h, w, bits, prm, tabs, cfg, w1, b1, m1, s1
                     my = mpos // w
                     mx = mpos - my * w
             for ch in range(c):
-                _predict(pad, y, x, ch, r, c, cfg, out, exp_lut, invs_lut, scale_lut, wts, mu, inv, scl,
-                         shift, stats, lms, errs, feat, memo)
-                mm = np.int64(0)
-                for i in range(wts.shape[0]):
-                    mm += wts[i] * mu[i]
-                mm >>= MIXW_BITS
-                mad = np.int64(0)
-                for i in range(wts.shape[0]):
-                    mad += wts[i] * (((scl[i] * 5678) >> 12) + abs(mu[i] - mm))
-                mad >>= MIXW_BITS
-                conf = min(max(_bit_length(mad) - 7, 0), N_CONF - 1)
+                mixture(out, ch, pad[y + r, x + r, 0], pad[y + r, x + r, 1] if ch > 1 else 0, net, wts, mu, inv, scl)
+                if shift:
+                    adaptive.correct(adapt, y, x, ch, net.cfg, wts, mu, inv, scl)
+                mm = mean(wts, mu)
+                mad = spread(wts, mu, scl, mm)
+                conf = min(max(bit_length(mad) - 7, 0), N_CONF - 1)
                 pv = min(max((mm + (1 << (MU_FRAC - 1))) >> MU_FRAC, 0), 255)
-                _contexts(pad, errs, y, x, ch, r, pv, ctx)
+                _contexts(pad, adapt.errs, y, x, ch, r, pv, ctx)
                 for a in range(na):
                     hashes[a] = _hash(ctx[act[a]], act[a] * 4 + ch)
                     base[a] = _bucket(slots, a, hashes[a], table_bits)
@@ -330,7 +318,7 @@ def _mix_kernel(decoding, tile, data, h, w, bits, prm, tabs, cfg, w1, b1, m1, s1
                             base[a] = _bucket(slots, a, _hash(hashes[a], lo + 1), table_bits)
                         node = 1
                     mid = lo + (128 >> d)
-                    c_mid = _cdf_at(mid, wts, mu, inv, sig_lut)
+                    c_mid = cdf_at(mid, wts, mu, inv, sig_lut)
                     st[0] = _stretch_ratio(c_hi - c_mid, c_mid - c_lo, log2)
                     confident = abs(st[0]) >= sure  # the network is sure: its probability, nothing to learn
                     mk = -1
@@ -353,7 +341,7 @@ def _mix_kernel(decoding, tile, data, h, w, bits, prm, tabs, cfg, w1, b1, m1, s1
                         actx = ch * 256 + (1 << d) + (lo >> (8 - d))
                         sel[0] = (ch * 8 + d) * N_CONF + conf
                         sel[1] = off1 + actx
-                        sel[2] = off2 + (ch * 8 + d) * 8 + (min(_bit_length(mlen), 6) + 1 if mk >= 0 else 0)
+                        sel[2] = off2 + (ch * 8 + d) * 8 + (min(bit_length(mlen), 6) + 1 if mk >= 0 else 0)
                         r0 = weights[sel[0]]
                         r1 = weights[sel[1]]
                         r2 = weights[sel[2]]
@@ -423,7 +411,7 @@ def _mix_kernel(decoding, tile, data, h, w, bits, prm, tabs, cfg, w1, b1, m1, s1
                     img[y, x, ch] = lo
                     pad[y + r, x + r, ch] = lo - 128
                 if shift:
-                    _adapt_update(stats, lms, errs, y, x, ch, feat, memo, lo, shift)
+                    adaptive.learn(adapt, y, x, ch, lo, shift)
             if match_bits:  # a match that predicted this pixel goes on to the next one
                 hit = mpos >= 0
                 for ch in range(c):
@@ -435,10 +423,10 @@ def _mix_kernel(decoding, tile, data, h, w, bits, prm, tabs, cfg, w1, b1, m1, s1
                     mpos = -1
                     mlen = 0
     if decoding:
-        return img, buf
+        return buf
     enc_store(estate, low, rng, cache, pending, carry, pos, started)
     n = enc_finish(estate, buf)
-    return img, buf[:n].copy()
+    return buf[:n].copy()
 
 
 MIN_RADIUS = 3  # the contexts and the match model read up to three pixels left and two rows up
@@ -446,7 +434,7 @@ MIN_RADIUS = 3  # the contexts and the match model read up to three pixels left 
 
 def supports(net):
     """Whether the stage can run over this network: its padding must hold every context's neighbours."""
-    return int(net.arrays["cfg"][CFG_R]) >= MIN_RADIUS
+    return net.config.radius >= MIN_RADIUS
 
 
 def _params(config):
@@ -456,14 +444,21 @@ def _params(config):
     return p
 
 
+_NO_DATA = np.frombuffer(b"", np.uint8)  # read-only, as a decoded payload is: one compiled kernel
+
+
+def _run(decoding, net, img, data, bits, p):
+    return _mix_kernel(decoding, img, data, bits, p, tables(p.limit), net.kernel_net, pixel.work_buffers(net),
+                       pixel.state(net, img.shape[1]))
+
+
 def _encode(net, tile, config, bits):
     if not supports(net):
         raise InvalidInputError(f"model {net.name} has a context radius under {MIN_RADIUS}: no mixing stage over it")
-    tile = _check_tile(net, tile)
+    tile = pixel.check_tile(net, tile)
     p = _params(config)
     out = np.zeros(tile.shape) if bits else np.zeros((0, 0, 0))
-    _, stream = _mix_kernel(False, tile, np.empty(0, np.uint8), tile.shape[0], tile.shape[1], out,
-                            np.array(p, np.int64), tables(p.limit), *net.kernel_args)
+    stream = _run(False, net, tile, _NO_DATA, out, p)
     return bytes([config]) + stream.tobytes(), out
 
 
@@ -479,16 +474,13 @@ def bits_map(net, tile, *, config=DEFAULT_PARAMS):
 
 def decode_tile(net, payload, h, w):
     """Decode h x w pixels from a payload of encode_tile; any bytes decode to some pixels, never crash or hang."""
-    h, w = int(h), int(w)
-    if h < 1 or w < 1:
-        raise InvalidInputError(f"tile size must be positive, got {h}x{w}")
+    h, w = pixel.check_size(h, w)
     if not supports(net):
         raise FormatError(f"mixed tile over model {net.name}, whose context radius is under {MIN_RADIUS}")
     payload = bytes(payload)
     if not payload:
         raise FormatError("empty mixing payload")
     p = _params(payload[0])
-    stream = np.frombuffer(payload, np.uint8)[1:].copy()
-    img, _ = _mix_kernel(True, np.zeros((1, 1, net.channels), np.uint8), stream, h, w, np.zeros((0, 0, 0)),
-                         np.array(p, np.int64), tables(p.limit), *net.kernel_args)
+    img = np.zeros((h, w, net.channels), np.uint8)
+    _run(True, net, img, np.frombuffer(payload, np.uint8)[1:], np.zeros((0, 0, 0)), p)
     return img

@@ -4,7 +4,7 @@
 
 Per image and in total (bits per sub-pixel): the float checkpoint's cross-entropy (torch; --ckpt), the integer
 network alone (adaptive stage off: the quantisation cost), the released integer model's estimate (sum of
-lcodec.codec.bits_map), and the actual stream size of lcodec.codec.encode_tile over the whole image; encode and decode seconds (CPU time of this process and wall clock), and a round-trip check.
+lcodec.learned.bits_map), and the actual stream size of lcodec.learned.encode_tile over the whole image; encode and decode seconds (CPU time of this process and wall clock), and a round-trip check.
 A gray model codes Pillow's convert("L") of each image. Run with NUMBA_NUM_THREADS=1 for one-core timings.
 """
 
@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from lcodec import codec, nn, registry
+from lcodec import learned
+from lcodec.model import registry
 
 REPO = Path(__file__).resolve().parents[1]
 KODAK = Path(os.environ.get("LCODEC_SHARED", REPO.parent / "shared")) / "data" / "kodak"
@@ -50,9 +51,7 @@ def main(argv=None):
     p.add_argument("--limit", type=int, help="only the first N images")
     args = p.parse_args(argv)
     net = registry.load(args.model)
-    cfg = net.arrays["cfg"].copy()
-    cfg[nn.CFG_ADAPT] = 0
-    plain = nn.Net(dict(net.arrays, cfg=cfg, format=np.array(nn.FORMAT)), name=net.name, sha256=net.sha256)
+    plain = net.replace(adapt_shift=0)
     model = None
     if args.ckpt:
         import torch
@@ -65,7 +64,7 @@ def main(argv=None):
     files = files[: args.limit] if args.limit else files
     if not files:
         raise SystemExit(f"no images in {args.dir}")
-    codec.encode_tile(net, np.zeros((2, 2, net.channels), np.uint8))  # compile (or load the cache) first
+    learned.encode_tile(net, np.zeros((2, 2, net.channels), np.uint8))  # compile (or load the cache) first
     print(f"{net!r}, {len(files)} images from {args.dir}")
     print(f"{'image':<14}{'size':>10}{'float':>9}{'int':>9}{'int est':>9}{'coded':>9}{'enc cpu':>9}{'dec cpu':>9}"
           f"{'enc wall':>9}{'dec wall':>9}  ok")
@@ -77,10 +76,10 @@ def main(argv=None):
         img = np.ascontiguousarray(img.reshape(img.shape[0], img.shape[1], net.channels))
         n = img.size
         fb = float_bpsp(model, img) if model is not None else float("nan")
-        pb = codec.bits_map(plain, img).sum() / n
-        ib = codec.bits_map(net, img).sum() / n
-        data, ecpu, ewall = timed(codec.encode_tile, net, img)
-        back, dcpu, dwall = timed(codec.decode_tile, net, data, img.shape[0], img.shape[1])
+        pb = learned.bits_map(plain, img).sum() / n
+        ib = learned.bits_map(net, img).sum() / n
+        data, ecpu, ewall = timed(learned.encode_tile, net, img)
+        back, dcpu, dwall = timed(learned.decode_tile, net, data, img.shape[0], img.shape[1])
         ok = np.array_equal(back, img)
         all_ok &= ok
         cb = 8 * len(data) / n

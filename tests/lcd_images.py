@@ -1,4 +1,4 @@
-"""Test images of every mode Pillow reads from PNG, cut from real photographs, shared by the codec's tests."""
+"""Test images shared by the tests: crops of real photographs, and images of every mode Pillow reads from PNG."""
 
 import io
 import struct
@@ -15,6 +15,17 @@ def photo(shared_data, h, w, index=23, y=200, x=300):
     src = np.asarray(Image.open(shared_data / "kodak" / f"kodim{index:02d}.png").convert("RGB"))
     reps = (-(-(y + h) // src.shape[0]), -(-(x + w) // src.shape[1]), 1)
     return Image.fromarray(np.tile(src, reps)[y : y + h, x : x + w])
+
+
+def train_crop(shared_data, channels, folder, size, seed):
+    """A fixed crop (h, w) of a training image (never Kodak), as uint8 (h, w, C); gray is convert("L")."""
+    files = sorted((shared_data / "train" / folder).glob("*.png"))
+    rng = np.random.default_rng(seed)
+    with Image.open(files[rng.integers(len(files))]) as im:
+        arr = np.asarray(im.convert("RGB" if channels == 3 else "L"))
+    h, w = size
+    y, x = rng.integers(0, arr.shape[0] - h + 1), rng.integers(0, arr.shape[1] - w + 1)
+    return np.ascontiguousarray(arr[y:y + h, x:x + w].reshape(h, w, channels))
 
 
 def in_mode(rgb, mode):

@@ -20,7 +20,7 @@ SHAPES = [(1, 1), (1, 37), (29, 1), (31, 17), (37, 41)]
 @pytest.fixture(scope="module")
 def models():
     """The registry with a default RGB model (the learned path); tests that need one skip until it exists."""
-    from lcodec import registry
+    from lcodec.model import registry
 
     if "rgb" not in registry.DEFAULT_MODELS:
         pytest.skip("no default RGB model registered")

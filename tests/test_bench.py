@@ -73,7 +73,7 @@ def test_quick_every_anchor_is_lossless_and_plausible(quick):
 @pytest.fixture(scope="module")
 def default_models():
     """The registry, which must ship a default model for RGB and for gray."""
-    from lcodec import registry
+    from lcodec.model import registry
 
     assert {"rgb", "gray"} <= registry.DEFAULT_MODELS.keys()
     return registry
@@ -225,7 +225,7 @@ def test_explain_real_crop(shared_data, tmp_path, default_models):
     """The picture holds the image and the heat map of the same costs the caption's bpsp sums."""
     from PIL import Image
 
-    from lcodec import api, codec, mixing
+    from lcodec import api, learned, mixing
     from lcodec.container import tile_boxes
     from lcodec.explain import CAPTION_HEIGHT, GAP, MIN_WIDTH, explain, heat_map
 
@@ -239,7 +239,7 @@ def test_explain_real_crop(shared_data, tmp_path, default_models):
     bits, network = np.zeros(crop.shape), np.zeros(crop.shape)
     for y0, y1, x0, x1 in tile_boxes(300, 270, api.LEARNED_TILE):
         bits[y0:y1, x0:x1] = mixing.bits_map(net, np.ascontiguousarray(crop[y0:y1, x0:x1]))
-        network[y0:y1, x0:x1] = codec.bits_map(net, np.ascontiguousarray(crop[y0:y1, x0:x1]))
+        network[y0:y1, x0:x1] = learned.bits_map(net, np.ascontiguousarray(crop[y0:y1, x0:x1]))
     assert bpsp == pytest.approx(bits.sum() / crop.size, rel=1e-12)
     assert explain(src, tmp_path / "network.png", effort=1) == pytest.approx(network.sum() / crop.size, rel=1e-12)
     assert 1.0 < bpsp < network.sum() / crop.size < 6.0
@@ -257,7 +257,7 @@ def test_explain_real_crop(shared_data, tmp_path, default_models):
 def test_explain_gray_and_refusals(shared_data, tmp_path, default_models):
     from PIL import Image
 
-    from lcodec import codec, mixing
+    from lcodec import learned, mixing
     from lcodec.errors import InvalidInputError
     from lcodec.explain import explain
 
@@ -267,7 +267,7 @@ def test_explain_gray_and_refusals(shared_data, tmp_path, default_models):
     net = default_models.load(default_models.default_for(1))
     assert bpsp == pytest.approx(mixing.bits_map(net, gray[:, :, None]).mean(), rel=1e-12)
     assert explain(gray, tmp_path / "gray1.png", effort=1) == pytest.approx(
-        codec.bits_map(net, gray[:, :, None]).mean(), rel=1e-12)
+        learned.bits_map(net, gray[:, :, None]).mean(), rel=1e-12)
     with pytest.raises(InvalidInputError, match="mode P"):
         explain(Image.fromarray(gray).convert("P"), tmp_path / "p.png")
     with pytest.raises(InvalidInputError, match="uint16"):

@@ -42,7 +42,7 @@ def test_encode_decode_every_mode(shared_data, tmp_path, capsys, mode):
 
 
 def test_default_path_and_info(png, capsys, tmp_path):
-    from lcodec import registry
+    from lcodec.model import registry
 
     status, out, err = run(capsys, "encode", png, "-o", tmp_path / "x.lcd")
     assert status == 0 and err == ""
@@ -163,7 +163,7 @@ def test_raw_16_bit_is_big_endian(shared_data, tmp_path):
 
 
 def test_explain(png, capsys, tmp_path):
-    from lcodec import registry
+    from lcodec.model import registry
 
     status, out, err = run(capsys, "explain", png, "-o", tmp_path / "heat.png")
     if "rgb" not in registry.DEFAULT_MODELS:

@@ -28,7 +28,7 @@ _FILES = {}
 def _originals(shared_data):
     """Small valid files over the coding paths: learned tiles, deflate/lzma, constant alpha, palette, 16-bit."""
     if not _FILES:
-        from lcodec import registry
+        from lcodec.model import registry
 
         rgb = photo(shared_data, 20, 24, index=9)
         images = {

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 import lcodec
-from lcodec import api, codec, container, mixing, registry
+from lcd_images import fix_header_crc, train_crop
+from lcodec import api, container, learned, mixing
 from lcodec.errors import FormatError
-from lcd_images import fix_header_crc
-from test_nn import train_crop
+from lcodec.model import registry
 
 
 @pytest.fixture(scope="module", params=[3, 1], ids=["rgb", "gray"])
@@ -32,7 +32,7 @@ def test_round_trip_and_estimate(shared_data, net, folder, config):
 def test_learns_the_image(shared_data, net):
     """On a 256 x 256 photo crop the learned statistics pay: at least 1 % smaller than the network alone."""
     tile = train_crop(shared_data, net.channels, "bsd200", (256, 256), seed=5)
-    mixed, alone = len(mixing.encode_tile(net, tile)), len(codec.encode_tile(net, tile))
+    mixed, alone = len(mixing.encode_tile(net, tile)), len(learned.encode_tile(net, tile))
     assert mixed < 0.99 * alone, (mixed, alone)
 
 
@@ -44,7 +44,7 @@ def test_repeats_cost_little(net):
     tile = np.ascontiguousarray(np.tile(block, (8, 1, 1)))
     data = mixing.encode_tile(net, tile)
     np.testing.assert_array_equal(mixing.decode_tile(net, data, *tile.shape[:2]), tile)
-    assert len(data) < 2 * block.size and len(data) < 0.3 * len(codec.encode_tile(net, tile)), len(data)
+    assert len(data) < 2 * block.size and len(data) < 0.3 * len(learned.encode_tile(net, tile)), len(data)
 
 
 def test_garbage_and_bad_parameters(net):
@@ -96,7 +96,7 @@ def test_version_1_cannot_hold_mixed(shared_data):
 def test_networks_too_narrow_for_the_contexts(shared_data):
     """A network whose causal window is under MIN_RADIUS cannot carry the stage: it refuses to encode over it, and
     a tile claiming it is a FormatError (the Compressor then codes with the network alone)."""
-    from test_nn import random_net
+    from test_kernels import random_net
 
     net = random_net(3, 0, kernel=5)
     assert not mixing.supports(net) and mixing.supports(registry.load(registry.default_for(3)))

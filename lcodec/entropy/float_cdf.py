@@ -20,7 +20,7 @@ import math
 import numpy as np
 from numba import njit
 
-from lcodec.coder import (
+from lcodec.entropy.range_coder import (
     DEC_STATE_SIZE,
     DEFAULT_PRECISION,
     ENC_STATE_SIZE,

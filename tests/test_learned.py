@@ -1,7 +1,6 @@
-"""Coding tiles with the released models: round trips on real crops, the model estimate against the stream size,
-garbage streams, pure-Python vs compiled kernels, and the registry's checks."""
+"""Method LEARNED, tiles coded with the network alone: round trips on real crops, the model estimate against the
+stream size, garbage streams, pure-Python vs compiled kernels."""
 
-import hashlib
 import os
 import subprocess
 import sys
@@ -9,9 +8,10 @@ import sys
 import numpy as np
 import pytest
 
-from lcodec import codec, registry
-from lcodec.errors import InvalidInputError, UnknownModelError
-from test_nn import train_crop
+from lcd_images import train_crop
+from lcodec import learned
+from lcodec.errors import InvalidInputError
+from lcodec.model import registry
 
 
 @pytest.fixture(scope="module", params=[3, 1], ids=["rgb", "gray"])
@@ -22,10 +22,10 @@ def net(request):
 @pytest.mark.parametrize("folder", ["bsd200", "wikipedia"])
 def test_round_trip_real_crops(shared_data, net, folder):
     tile = train_crop(shared_data, net.channels, folder, (40, 56), seed=net.channels)
-    data = codec.encode_tile(net, tile)
-    np.testing.assert_array_equal(codec.decode_tile(net, data, 40, 56), tile)
+    data = learned.encode_tile(net, tile)
+    np.testing.assert_array_equal(learned.decode_tile(net, data, 40, 56), tile)
     # the range coder stays within a few bytes of the model's estimate; the model beats raw bytes
-    est = codec.bits_map(net, tile).sum()
+    est = learned.bits_map(net, tile).sum()
     assert abs(8 * len(data) - est) < 64
     assert 8 * len(data) < 8 * tile.size
 
@@ -35,8 +35,8 @@ def test_every_registered_model_still_decodes(shared_data, name):
     """Streams name their model: every model ever registered must keep loading and round-tripping."""
     net = registry.load(name)
     tile = train_crop(shared_data, net.channels, "wikipedia", (16, 24), seed=3)
-    data = codec.encode_tile(net, tile)
-    np.testing.assert_array_equal(codec.decode_tile(net, data, 16, 24), tile)
+    data = learned.encode_tile(net, tile)
+    np.testing.assert_array_equal(learned.decode_tile(net, data, 16, 24), tile)
 
 
 def test_round_trip_edge_cases(net):
@@ -47,45 +47,46 @@ def test_round_trip_edge_cases(net):
              rng.integers(0, 256, (9, 2, c), dtype=np.uint8), np.zeros((13, 1, c), np.uint8)]
     tiles[2][::2] = 0
     for tile in tiles:
-        data = codec.encode_tile(net, tile)
-        np.testing.assert_array_equal(codec.decode_tile(net, data, *tile.shape[:2]), tile)
+        data = learned.encode_tile(net, tile)
+        np.testing.assert_array_equal(learned.decode_tile(net, data, *tile.shape[:2]), tile)
 
 
 def test_garbage_streams_decode_without_crashing(net):
     rng = np.random.default_rng(1)
     tile = rng.integers(0, 256, (8, 8, net.channels), dtype=np.uint8)
-    data = codec.encode_tile(net, tile)
+    data = learned.encode_tile(net, tile)
     for junk in (b"", b"\x00", b"\xff" * 3, bytes(rng.integers(0, 256, 500, dtype=np.uint8)),
                  data[: len(data) // 2], data + b"\x01" * 100):
-        out = codec.decode_tile(net, junk, 8, 8)
+        out = learned.decode_tile(net, junk, 8, 8)
         assert out.shape == (8, 8, net.channels) and out.dtype == np.uint8
     flipped = bytearray(data)
     flipped[len(flipped) // 3] ^= 0x10
-    assert not np.array_equal(codec.decode_tile(net, bytes(flipped), 8, 8), tile)
+    assert not np.array_equal(learned.decode_tile(net, bytes(flipped), 8, 8), tile)
 
 
 def test_bad_tiles_are_rejected(net):
     with pytest.raises(InvalidInputError):
-        codec.encode_tile(net, np.zeros((4, 4, 2), np.uint8))
+        learned.encode_tile(net, np.zeros((4, 4, 2), np.uint8))
     with pytest.raises(InvalidInputError):
-        codec.encode_tile(net, np.zeros((4, 4, net.channels), np.uint16))
+        learned.encode_tile(net, np.zeros((4, 4, net.channels), np.uint16))
     with pytest.raises(InvalidInputError):
-        codec.encode_tile(net, np.zeros((0, 4, net.channels), np.uint8))
+        learned.encode_tile(net, np.zeros((0, 4, net.channels), np.uint8))
     with pytest.raises(InvalidInputError):
-        codec.decode_tile(net, b"", 0, 5)
+        learned.decode_tile(net, b"", 0, 5)
 
 
 def test_pure_python_kernels_agree_with_compiled():
     """NUMBA_DISABLE_JIT=1 runs the same functions as Python: same stream, same decode, same bits."""
     code = (
         "import sys, numpy as np\n"
-        "from lcodec import codec, registry\n"
+        "from lcodec import learned\n"
+        "from lcodec.model import registry\n"
         "for c in (3, 1):\n"
         "    net = registry.load(registry.default_for(c))\n"
         "    tile = np.random.default_rng(c).integers(0, 256, (3, 4, c), dtype=np.uint8)\n"
-        "    data = codec.encode_tile(net, tile)\n"
-        "    back = codec.decode_tile(net, data, 3, 4)\n"
-        "    print(data.hex(), back.tobytes().hex(), codec.bits_map(net, tile).tobytes().hex())\n"
+        "    data = learned.encode_tile(net, tile)\n"
+        "    back = learned.decode_tile(net, data, 3, 4)\n"
+        "    print(data.hex(), back.tobytes().hex(), learned.bits_map(net, tile).tobytes().hex())\n"
     )
     outs = []
     for disable in ("1", "0"):
@@ -97,26 +98,6 @@ def test_pure_python_kernels_agree_with_compiled():
     assert len(outs[0].split()) == 6
 
 
-def test_registry_loads_once_and_verifies_hashes(monkeypatch, tmp_path):
-    name = registry.default_for(3)
-    assert registry.load(name) is registry.load(name)
-    with pytest.raises(UnknownModelError, match="no-such-model"):
-        registry.load("no-such-model")
-    filename, sha = registry.MODELS[name]
-    monkeypatch.setitem(registry.MODELS, "tampered", (filename, "0" * 64))
-    with pytest.raises(UnknownModelError, match="tampered.*sha256"):
-        registry.load("tampered")
-    # a file whose bytes changed on disk is refused too
-    data = bytearray((registry.WEIGHTS_DIR / filename).read_bytes())
-    data[-10] ^= 1
-    (tmp_path / filename).write_bytes(bytes(data))
-    monkeypatch.setattr(registry, "WEIGHTS_DIR", tmp_path)
-    monkeypatch.setitem(registry.MODELS, "corrupt", (filename, sha))
-    with pytest.raises(UnknownModelError, match="corrupt"):
-        registry.load("corrupt")
-    assert hashlib.sha256(bytes(data)).hexdigest() != sha
-
-
 @pytest.mark.skipif(os.environ.get("LCODEC_SLOW") != "1", reason="set LCODEC_SLOW=1 for the full-size timing")
 def test_full_size_round_trip(shared_data):
     """A 768x512 photo (training set) round trip; prints seconds of CPU time."""
@@ -125,9 +106,9 @@ def test_full_size_round_trip(shared_data):
     net = registry.load(registry.default_for(3))
     tile = train_crop(shared_data, 3, "wikipedia", (512, 768), seed=2)
     t0 = time.process_time()
-    data = codec.encode_tile(net, tile)
+    data = learned.encode_tile(net, tile)
     t1 = time.process_time()
-    back = codec.decode_tile(net, data, 512, 768)
+    back = learned.decode_tile(net, data, 512, 768)
     t2 = time.process_time()
     np.testing.assert_array_equal(back, tile)
     print(f"encode {t1 - t0:.2f} s, decode {t2 - t1:.2f} s, {8 * len(data) / tile.size:.3f} bpsp")

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lcodec import cdf, coder
+from lcodec.entropy import float_cdf, range_coder
 from lcodec.errors import FormatError, InvalidInputError
 
 
@@ -37,7 +37,7 @@ def test_quantize_gives_valid_cdfs_close_to_the_probabilities(seed, precision, k
     k = min(k, 1 << precision)
     rng = np.random.default_rng(seed)
     probs = rng.dirichlet(np.full(k, concentration), size=n) * rng.uniform(0.1, 10)  # rows need not sum to 1
-    cdfs = cdf.quantize(probs, precision)
+    cdfs = float_cdf.quantize(probs, precision)
     assert cdfs.dtype == (np.uint32 if precision < 32 else np.int64)
     check_cdfs(cdfs, precision)
     # One count plus the symbol's share of the other 2**P - K, within one (the floors do not pile up).
@@ -73,7 +73,7 @@ def test_quantize_follows_the_documented_definition(dtype):
     for k in [1, 2, 7, 8, 9, 16, 23, 64, 257]:
         for precision in [k.bit_length(), 12, 24, 32]:
             probs = (rng.dirichlet(np.full(k, 0.3), size=3) * rng.uniform(1e-3, 1e3)).astype(dtype)
-            cdfs = cdf.quantize(probs, precision).astype(np.int64)
+            cdfs = float_cdf.quantize(probs, precision).astype(np.int64)
             for row, out in zip(probs, cdfs):
                 assert out.tolist() == reference_cdf(row, precision)
 
@@ -81,16 +81,16 @@ def test_quantize_follows_the_documented_definition(dtype):
 def test_quantize_is_deterministic_and_matches_pure_python():
     rng = np.random.default_rng(2)
     probs = rng.dirichlet(np.full(256, 0.05), size=50)
-    cdfs = cdf.quantize(probs, 24)
-    assert np.array_equal(cdfs, cdf.quantize(probs.copy(), 24))
+    cdfs = float_cdf.quantize(probs, 24)
+    assert np.array_equal(cdfs, float_cdf.quantize(probs.copy(), 24))
     out = np.empty_like(cdfs)
-    assert cdf._quantize_rows.py_func(probs, 24, False, out) == -1
+    assert float_cdf._quantize_rows.py_func(probs, 24, False, out) == -1
     assert np.array_equal(out, cdfs)
     with np.errstate(divide="ignore"):
         logits = np.log(probs) + 3.0  # -inf where a probability underflowed: a valid logit
     out = np.empty_like(cdfs)
-    assert cdf._quantize_rows.py_func(logits, 24, True, out) == -1
-    assert np.array_equal(out, cdf.quantize(logits, 24, logits=True))
+    assert float_cdf._quantize_rows.py_func(logits, 24, True, out) == -1
+    assert np.array_equal(out, float_cdf.quantize(logits, 24, logits=True))
 
 
 def test_logits_match_their_softmax():
@@ -98,8 +98,8 @@ def test_logits_match_their_softmax():
     logits = rng.normal(0, 4, (100, 64))
     logits[:, 5] = -np.inf  # a forbidden symbol still gets one count
     probs = np.exp(logits - logits.max(axis=1, keepdims=True))
-    from_logits = cdf.quantize(logits, 20, logits=True).astype(np.int64)
-    from_probs = cdf.quantize(probs, 20).astype(np.int64)
+    from_logits = float_cdf.quantize(logits, 20, logits=True).astype(np.int64)
+    from_probs = float_cdf.quantize(probs, 20).astype(np.int64)
     check_cdfs(from_logits, 20)
     assert np.abs(from_logits - from_probs).max() <= 64  # floors may differ by one count per symbol
     assert (np.diff(from_logits, axis=1)[:, 5] == 1).all()
@@ -107,10 +107,10 @@ def test_logits_match_their_softmax():
 
 def test_shapes_and_float32():
     probs = np.random.default_rng(4).random((2, 3, 10)).astype(np.float32)
-    cdfs = cdf.quantize(probs, 16)
+    cdfs = float_cdf.quantize(probs, 16)
     assert cdfs.shape == (2, 3, 11)
-    assert np.array_equal(cdf.quantize(probs[0, 0], 16), cdfs[0, 0])
-    assert np.array_equal(cdf.quantize([[1, 1]], 1), [[0, 1, 2]])
+    assert np.array_equal(float_cdf.quantize(probs[0, 0], 16), cdfs[0, 0])
+    assert np.array_equal(float_cdf.quantize([[1, 1]], 1), [[0, 1, 2]])
 
 
 def coding_loss(probs, precision, seed=6):
@@ -118,14 +118,14 @@ def coding_loss(probs, precision, seed=6):
     rng = np.random.default_rng(seed)
     symbols = (probs.cumsum(axis=1) < rng.random((len(probs), 1))).sum(axis=1).clip(0, probs.shape[1] - 1)
     h = -np.log2(probs[np.arange(len(probs)), symbols]).sum()
-    return (8 * len(cdf.encode_probs(symbols, probs, precision)) - h) / h
+    return (8 * len(float_cdf.encode_probs(symbols, probs, precision)) - h) / h
 
 
 def test_default_precision_loses_under_a_thousandth_of_the_cross_entropy():
     """The reason for DEFAULT_PRECISION: quantisation plus coding stays under 0.1 % where 16 bits do not."""
     regimes = {"sharp": (0.2, 1.5), "image": (0.3, 40.0), "wide": (8.0, 60.0)}
     for lo, hi in regimes.values():
-        assert coding_loss(logistic_probs(20000, lo, hi, seed=5), coder.DEFAULT_PRECISION) < 1e-3
+        assert coding_loss(logistic_probs(20000, lo, hi, seed=5), range_coder.DEFAULT_PRECISION) < 1e-3
     assert coding_loss(logistic_probs(20000, *regimes["sharp"], seed=5), 16) > 1e-3
 
 
@@ -142,20 +142,20 @@ def test_fused_coding_equals_quantize_then_code(seed, n, k, precision, logits, f
     rng = np.random.default_rng(seed)
     probs = rng.dirichlet(np.full(k, 0.1), size=n).reshape(n, k) + 1e-12
     x = (np.log(probs) if logits else probs).astype(np.float32 if float32 else np.float64)
-    cdfs = cdf.quantize(x, precision, logits=logits)
+    cdfs = float_cdf.quantize(x, precision, logits=logits)
     symbols = rng.integers(0, k, n)
-    data = cdf.encode_probs(symbols, x, precision, logits=logits)
-    assert data == coder.encode(symbols, cdfs, precision)
-    assert np.array_equal(cdf.decode_probs(data, x, precision, logits=logits), symbols)
+    data = float_cdf.encode_probs(symbols, x, precision, logits=logits)
+    assert data == range_coder.encode(symbols, cdfs, precision)
+    assert np.array_equal(float_cdf.decode_probs(data, x, precision, logits=logits), symbols)
 
 
 def test_fused_decode_of_corrupt_data_raises_or_returns_symbols():
     probs = logistic_probs(3000, 0.5, 5)
     symbols = probs.argmax(axis=1)
-    data = bytearray(cdf.encode_probs(symbols, probs))
+    data = bytearray(float_cdf.encode_probs(symbols, probs))
     data[len(data) // 2] ^= 0x55
     try:
-        out = cdf.decode_probs(bytes(data), probs)
+        out = float_cdf.decode_probs(bytes(data), probs)
     except FormatError:
         return
     assert out.shape == symbols.shape and not np.array_equal(out, symbols)
@@ -179,24 +179,24 @@ def test_fused_decode_of_corrupt_data_raises_or_returns_symbols():
 )
 def test_invalid_probabilities_are_rejected(probs, precision, logits, message):
     with pytest.raises(InvalidInputError) as exc:
-        cdf.quantize(np.array(probs), precision, logits=logits)
+        float_cdf.quantize(np.array(probs), precision, logits=logits)
     assert str(exc.value) == message
 
 
 def test_fused_coding_validates_symbols():
     with pytest.raises(InvalidInputError, match="symbol 1 is out of range 0..1"):
-        cdf.encode_probs([0, 2], [[0.5, 0.5], [0.5, 0.5]], 16)
+        float_cdf.encode_probs([0, 2], [[0.5, 0.5], [0.5, 0.5]], 16)
     with pytest.raises(InvalidInputError, match=r"symbols must have shape \(2,\), got \(3,\)"):
-        cdf.encode_probs([0, 1, 1], [[0.5, 0.5], [0.5, 0.5]], 16)
+        float_cdf.encode_probs([0, 1, 1], [[0.5, 0.5], [0.5, 0.5]], 16)
 
 
 @pytest.mark.parametrize("precision", [2, 3, 24])
 def test_fused_coding_of_edge_rows(precision):
     # At 2 bits, K = 2**P leaves no counts to share (scale 0); -0.0 and 0.0 are valid weights.
     probs = np.array([[0.1, 0.2, 0.3, 0.4], [-0.0, 1.0, 0.0, 2.0], [0.0, 0.0, 0.0, 5e-300]])
-    cdfs = cdf.quantize(probs, precision)
+    cdfs = float_cdf.quantize(probs, precision)
     check_cdfs(cdfs, precision)
     for symbols in np.ndindex(4, 4, 4):
-        data = cdf.encode_probs(list(symbols), probs, precision)
-        assert data == coder.encode(list(symbols), cdfs, precision)
-        assert cdf.decode_probs(data, probs, precision).tolist() == list(symbols)
+        data = float_cdf.encode_probs(list(symbols), probs, precision)
+        assert data == range_coder.encode(list(symbols), cdfs, precision)
+        assert float_cdf.decode_probs(data, probs, precision).tolist() == list(symbols)

@@ -50,7 +50,7 @@ interval consumed (impossible for streams this encoder wrote) it is clamped and 
 which `dec_finish` reports.
 
 DEFAULT_PRECISION = 24, by measurement (`python -m bench.coder --precision-sweep`): on 256-way
-discretised logistics, the whole coding loss (quantisation by `lcodec.cdf.quantize` plus coder
+discretised logistics, the whole coding loss (quantisation by `lcodec.entropy.float_cdf.quantize` plus coder
 overhead) over the float cross-entropy is +0.0003 % / +0.0019 % / -0.0000 % at 24 bits for typical
 (scales 0.3-40, 4.4 bits/symbol), sharp (0.2-1.5, 2.1 bits) and wide (8-60, 6.4 bits) predictions,
 against +0.0039 / +0.017 / +0.0012 % at 20 bits and +0.076 / +0.25 / +0.014 % at 16 bits. 18 bits
@@ -498,7 +498,7 @@ class Encoder:
 
     `encode(symbols, cdfs)` codes symbols[i] under CDF row cdfs[i] (0 = C(0) < ... < C(K) = 2**precision),
     or under cdfs[index[i]] with an index; `finish()` returns the bytes. Any split into blocks gives the
-    bytes of one `lcodec.coder.encode` call over the whole message. A block with bad input raises and
+    bytes of one `encode` call over the whole message. A block with bad input raises and
     leaves the encoder as it was.
     """
 
@@ -512,7 +512,7 @@ class Encoder:
 
     def encode(self, symbols, cdfs, *, index=None, validate=True):
         """Code one block. validate=False skips the CDF row checks; use it only for tables known to be valid,
-        such as `lcodec.cdf.quantize` output."""
+        such as `lcodec.entropy.float_cdf.quantize` output."""
         if self._done:
             raise InvalidInputError("the encoder is finished")
         cdfs, index, n, check = _check_call(cdfs, self.precision, index, validate)
@@ -576,7 +576,7 @@ def encode(symbols, cdfs, precision=DEFAULT_PRECISION, *, index=None, validate=T
     model) instead of a row per symbol; the bytes equal those of encode(symbols, cdfs[index]).
 
     validate=False skips the per-row CDF check (it reads the whole table, which costs more than coding);
-    use it only for tables known to be valid, such as `lcodec.cdf.quantize` output.
+    use it only for tables known to be valid, such as `lcodec.entropy.float_cdf.quantize` output.
     """
     encoder = Encoder(precision)
     encoder.encode(symbols, cdfs, index=index, validate=validate)

@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from numba import njit
 
-from lcodec import coder
-from lcodec.cdf import decode_probs, quantize
+from lcodec.entropy import range_coder
+from lcodec.entropy.float_cdf import decode_probs, quantize
 from lcodec.errors import FormatError, InvalidInputError
 
 SLOW = os.environ.get("LCODEC_SLOW") == "1"
@@ -39,9 +39,9 @@ def sample(rng, cdfs):
 
 
 def roundtrip(symbols, cdfs, precision):
-    data = coder.encode(symbols, cdfs, precision)
-    assert np.array_equal(coder.decode(data, cdfs, precision), symbols)
-    assert len(data) * 8 <= coder.cost_bits(symbols, cdfs, precision) + OVERHEAD_BITS
+    data = range_coder.encode(symbols, cdfs, precision)
+    assert np.array_equal(range_coder.decode(data, cdfs, precision), symbols)
+    assert len(data) * 8 <= range_coder.cost_bits(symbols, cdfs, precision) + OVERHEAD_BITS
     assert not data.endswith(b"\0")
     return data
 
@@ -65,8 +65,8 @@ def test_roundtrip_random_distributions(seed, precision, log_k, n, skew):
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 2000), concentration=st.floats(0.01, 10))
 def test_roundtrip_quantized_probabilities(seed, n, concentration):
     rng = np.random.default_rng(seed)
-    cdfs = quantize(rng.dirichlet(np.full(256, concentration), size=n).reshape(n, 256), coder.DEFAULT_PRECISION)
-    roundtrip(sample(rng, cdfs), cdfs, coder.DEFAULT_PRECISION)
+    cdfs = quantize(rng.dirichlet(np.full(256, concentration), size=n).reshape(n, 256), range_coder.DEFAULT_PRECISION)
+    roundtrip(sample(rng, cdfs), cdfs, range_coder.DEFAULT_PRECISION)
 
 
 def long_cases():
@@ -97,24 +97,24 @@ def long_cases():
     ]
 
 
-@pytest.mark.parametrize("precision", [coder.DEFAULT_PRECISION, 32, 8])
+@pytest.mark.parametrize("precision", [range_coder.DEFAULT_PRECISION, 32, 8])
 @pytest.mark.parametrize("name,row,draw", long_cases(), ids=[c[0] for c in long_cases()])
 def test_overhead_bound_up_to_ten_million_symbols(name, row, draw, precision):
     if name == "uniform" and precision < 8:
         pytest.skip("256 symbols need 8 bits")
     rng = np.random.default_rng(1)
     cdf_row = row(precision)
-    coder.encode([0], cdf_row[None], precision)  # validates the row once; the long runs skip re-checking it
+    range_coder.encode([0], cdf_row[None], precision)  # validates the row once; the long runs skip re-checking it
     # 32 bits truncates the most per symbol, so it carries the 10**7-symbol runs when LCODEC_SLOW is off.
     lengths = [0, 1, 2, 1000, 10**5, 10**7 if precision == 32 or SLOW else 10**6]
     for n in lengths:
         symbols = draw(rng, n).astype(np.int64)
         cdfs = np.broadcast_to(cdf_row, (n, cdf_row.size))  # one row, no memory per symbol
-        data = coder.encode(symbols, cdfs, precision, validate=False)
-        cost = coder.cost_bits(symbols, cdfs, precision, validate=False)
+        data = range_coder.encode(symbols, cdfs, precision, validate=False)
+        cost = range_coder.cost_bits(symbols, cdfs, precision, validate=False)
         assert len(data) * 8 <= cost + OVERHEAD_BITS, (n, len(data) * 8, cost)
         if n <= 10**5 or SLOW:
-            assert np.array_equal(coder.decode(data, cdfs, precision, validate=False), symbols)
+            assert np.array_equal(range_coder.decode(data, cdfs, precision, validate=False), symbols)
 
 
 def reference_encode(symbols, cdfs, precision):
@@ -140,7 +140,7 @@ def test_bytes_match_the_exact_integer_reference(seed, precision, n):
     cdfs = np.stack([random_cdf(rng, k, precision, 30.0) for _ in range(n)]) if n else np.zeros((0, k + 1), np.int64)
     # Mostly the top symbol: low keeps climbing, which is what makes carries and 0xFF runs.
     symbols = np.where(rng.random(n) < 0.8, k - 1, sample(rng, cdfs))
-    assert coder.encode(symbols, cdfs, precision) == reference_encode(symbols, cdfs, precision)
+    assert range_coder.encode(symbols, cdfs, precision) == reference_encode(symbols, cdfs, precision)
 
 
 def test_golden_bytes():
@@ -148,25 +148,25 @@ def test_golden_bytes():
     symbols = np.array([0, 1, 2, 3, 4, 1, 1, 2, 0, 4, 4, 4, 3, 1], np.int64)
     cdfs = np.broadcast_to(cdf, (symbols.size, cdf.size))
     golden = "02bbc7708013308902e30fbc"
-    assert coder.encode(symbols, cdfs, 16).hex() == golden
+    assert range_coder.encode(symbols, cdfs, 16).hex() == golden
     assert reference_encode(symbols, cdfs, 16).hex() == golden
-    assert np.array_equal(coder.decode(bytes.fromhex(golden), cdfs, 16), symbols)
-    assert coder.encode([], np.zeros((0, 3), np.int64), 24) == b""
+    assert np.array_equal(range_coder.decode(bytes.fromhex(golden), cdfs, 16), symbols)
+    assert range_coder.encode([], np.zeros((0, 3), np.int64), 24) == b""
 
 
 PURE_PYTHON_SCRIPT = """
 import numpy as np
-from lcodec import coder
-from lcodec.cdf import decode_probs, quantize
+from lcodec.entropy import range_coder
+from lcodec.entropy.float_cdf import decode_probs, quantize
 rng = np.random.default_rng(7)
 cdfs = quantize(rng.dirichlet(np.full(64, 0.2), size=300), 24)
 symbols = ((cdfs[:, 1:] <= rng.integers(0, 1 << 24, (300, 1))).sum(axis=1)).astype(np.int64)
 heavy = np.broadcast_to(np.array([0, 1, 2, (1 << 32) - 1, 1 << 32]), (500, 5))
 heavy_symbols = rng.choice([0, 2, 3], 500)
-a = coder.encode(symbols, cdfs, 24)
-b = coder.encode(heavy_symbols, heavy, 32)
-assert np.array_equal(coder.decode(a, cdfs, 24), symbols)
-assert np.array_equal(coder.decode(b, heavy, 32), heavy_symbols)
+a = range_coder.encode(symbols, cdfs, 24)
+b = range_coder.encode(heavy_symbols, heavy, 32)
+assert np.array_equal(range_coder.decode(a, cdfs, 24), symbols)
+assert np.array_equal(range_coder.decode(b, heavy, 32), heavy_symbols)
 print(a.hex(), b.hex(), cdfs.sum())
 """
 
@@ -185,14 +185,14 @@ def test_pure_python_gives_identical_bytes():
 
 def encoded_example(n=2000, seed=3):
     rng = np.random.default_rng(seed)
-    cdfs = quantize(rng.dirichlet(np.full(256, 0.1), size=n), coder.DEFAULT_PRECISION)
+    cdfs = quantize(rng.dirichlet(np.full(256, 0.1), size=n), range_coder.DEFAULT_PRECISION)
     symbols = sample(rng, cdfs)
-    return coder.encode(symbols, cdfs), cdfs, symbols
+    return range_coder.encode(symbols, cdfs), cdfs, symbols
 
 
 def decode_or_format_error(data, cdfs):
     try:
-        out = coder.decode(data, cdfs)
+        out = range_coder.decode(data, cdfs)
     except FormatError:
         return None
     assert out.shape == (cdfs.shape[0],) and out.min() >= 0 and out.max() < cdfs.shape[1] - 1
@@ -219,9 +219,9 @@ def test_truncated_and_corrupted_streams_never_crash():
 def test_trailing_bytes_are_rejected():
     data, cdfs, _ = encoded_example(200)
     with pytest.raises(FormatError):
-        coder.decode(data + b"\0", cdfs)
+        range_coder.decode(data + b"\0", cdfs)
     with pytest.raises(FormatError):
-        coder.decode(data + bytes(range(1, 17)), cdfs)
+        range_coder.decode(data + bytes(range(1, 17)), cdfs)
 
 
 @pytest.mark.parametrize(
@@ -245,7 +245,7 @@ def test_trailing_bytes_are_rejected():
 )
 def test_invalid_input_is_rejected(cdf, symbols, precision, message):
     with pytest.raises(InvalidInputError) as exc:
-        coder.encode(symbols, np.array(cdf), precision)
+        range_coder.encode(symbols, np.array(cdf), precision)
     assert str(exc.value) == message
 
 
@@ -254,12 +254,12 @@ def test_an_index_into_shared_rows_codes_like_the_expanded_table():
     table = np.stack([random_cdf(rng, 256, 24, skew=float(i % 3)) for i in range(64)])
     index = rng.integers(0, 64, 20000)
     symbols = sample(rng, table[index])
-    data = coder.encode(symbols, table, index=index)
-    assert data == coder.encode(symbols, table[index])
-    assert np.array_equal(coder.decode(data, table, index=index), symbols)
-    assert coder.cost_bits(symbols, table, index=index) == coder.cost_bits(symbols, table[index])
+    data = range_coder.encode(symbols, table, index=index)
+    assert data == range_coder.encode(symbols, table[index])
+    assert np.array_equal(range_coder.decode(data, table, index=index), symbols)
+    assert range_coder.cost_bits(symbols, table, index=index) == range_coder.cost_bits(symbols, table[index])
     with pytest.raises(FormatError):  # the same stream read through a different index
-        coder.decode(data, table, index=(index + 1) % 64)
+        range_coder.decode(data, table, index=(index + 1) % 64)
 
 
 @pytest.mark.parametrize("index, message", [
@@ -271,44 +271,44 @@ def test_an_index_into_shared_rows_codes_like_the_expanded_table():
 def test_a_bad_index_is_rejected(index, message):
     table = np.array([[0, 8, 16], [0, 1, 16]])
     with pytest.raises(InvalidInputError, match=message):
-        coder.encode([0, 1], table, 4, index=index)
+        range_coder.encode([0, 1], table, 4, index=index)
     with pytest.raises(InvalidInputError, match=message):
-        coder.decode(b"\x12", table, 4, index=index)
+        range_coder.decode(b"\x12", table, 4, index=index)
 
 
 def test_symbols_must_match_the_index_length():
     with pytest.raises(InvalidInputError, match=r"symbols must have shape \(3,\)"):
-        coder.encode([0, 1], np.array([[0, 8, 16]]), 4, index=[0, 0, 0])
+        range_coder.encode([0, 1], np.array([[0, 8, 16]]), 4, index=[0, 0, 0])
 
 
 def test_ragged_input_is_rejected():
     with pytest.raises(InvalidInputError, match="^cdfs is not an array: "):
-        coder.Encoder(4).encode([0, 0], [[0, 8, 16], [0, 16]])
+        range_coder.Encoder(4).encode([0, 0], [[0, 8, 16], [0, 16]])
     with pytest.raises(InvalidInputError, match="^index is not an array: "):
-        coder.Decoder(b"\x12", 4).decode(np.array([[0, 8, 16]]), index=[[0], [0, 0]])
+        range_coder.Decoder(b"\x12", 4).decode(np.array([[0, 8, 16]]), index=[[0], [0, 0]])
     with pytest.raises(InvalidInputError, match="^probs is not an array: "):
         decode_probs(b"\x12", [[0.5, 0.5], [1.0]], 4)
 
 
 def test_decode_wants_bytes():
     with pytest.raises(InvalidInputError, match="data must be bytes, got str"):
-        coder.decode("\x12", np.array([[0, 8, 16]]), 4)
+        range_coder.decode("\x12", np.array([[0, 8, 16]]), 4)
     with pytest.raises(InvalidInputError, match="data must be bytes, got NoneType"):
         decode_probs(None, np.ones((1, 2)), 4)
 
 
 def test_decode_validates_cdfs_too():
     with pytest.raises(InvalidInputError, match="not strictly increasing"):
-        coder.decode(b"\x12", np.array([[0, 8, 8, 16]]), 4)
+        range_coder.decode(b"\x12", np.array([[0, 8, 8, 16]]), 4)
 
 
 def test_blocks_through_encoder_and_decoder_give_the_batch_bytes():
     rng = np.random.default_rng(12)
     cdfs = np.stack([random_cdf(rng, 40, 20, skew=float(i % 3)) for i in range(3000)])
     symbols = sample(rng, cdfs)
-    data = coder.encode(symbols, cdfs, 20)
+    data = range_coder.encode(symbols, cdfs, 20)
     cuts = np.sort(np.concatenate([[0, 0, 3000], rng.integers(0, 3000, 12)]))  # an empty block too
-    encoder, decoder = coder.Encoder(20), coder.Decoder(data, 20)
+    encoder, decoder = range_coder.Encoder(20), range_coder.Decoder(data, 20)
     for a, b in zip(cuts[:-1], cuts[1:]):
         encoder.encode(symbols[a:b], cdfs[a:b], validate=bool(a % 2))
         assert np.array_equal(decoder.decode(cdfs[a:b]), symbols[a:b])
@@ -316,7 +316,7 @@ def test_blocks_through_encoder_and_decoder_give_the_batch_bytes():
     assert encoder.finish() == data
     with pytest.raises(InvalidInputError, match="finished"):
         encoder.encode(symbols[:1], cdfs[:1], validate=False)
-    short = coder.Decoder(data[:-2], 20)  # truncated: wrong symbols or a FormatError, never silence
+    short = range_coder.Decoder(data[:-2], 20)  # truncated: wrong symbols or a FormatError, never silence
     out = short.decode(cdfs)
     if np.array_equal(out, symbols):
         with pytest.raises(FormatError):
@@ -336,15 +336,15 @@ def test_any_blocks_any_mix_of_row_kinds_give_the_batch_bytes(seed, precision, k
     cdfs = shared[index]
     symbols = sample(rng, cdfs)
     cuts = np.sort(np.concatenate([[0, n], rng.integers(0, n + 1, n_cuts)]))
-    encoder = coder.Encoder(precision)
+    encoder = range_coder.Encoder(precision)
     for j, (a, b) in enumerate(zip(cuts[:-1], cuts[1:])):
         if j % 2:
             encoder.encode(symbols[a:b], shared, index=index[a:b])
         else:
             encoder.encode(symbols[a:b], cdfs[a:b])
     data = encoder.finish()
-    assert data == coder.encode(symbols, cdfs, precision)
-    decoder = coder.Decoder(data, precision)
+    assert data == range_coder.encode(symbols, cdfs, precision)
+    decoder = range_coder.Decoder(data, precision)
     out = [decoder.decode(shared, index=index[a:b]) if j % 2 else decoder.decode(cdfs[a:b])
            for j, (a, b) in enumerate(zip(cuts[:-1], cuts[1:]))]
     decoder.finish()
@@ -360,12 +360,12 @@ def counts_cdf(counts, precision):
 def test_decoder_blocks_can_depend_on_the_symbols_decoded_before():
     rng = np.random.default_rng(13)
     symbols = np.minimum(rng.geometric(0.2, 4000) - 1, 15)
-    encoder, counts = coder.Encoder(16), np.ones(16, np.int64)
+    encoder, counts = range_coder.Encoder(16), np.ones(16, np.int64)
     for block in symbols.reshape(-1, 100):
         encoder.encode(block, counts_cdf(counts, 16)[None], index=np.zeros(100, np.int64))
         counts += np.bincount(block, minlength=16)
     data = encoder.finish()
-    decoder, counts, out = coder.Decoder(data, 16), np.ones(16, np.int64), []
+    decoder, counts, out = range_coder.Decoder(data, 16), np.ones(16, np.int64), []
     for _ in range(40):
         out.append(decoder.decode(counts_cdf(counts, 16)[None], index=np.zeros(100, np.int64)))
         counts += np.bincount(out[-1], minlength=16)
@@ -382,14 +382,14 @@ def test_a_rejected_block_leaves_the_encoder_and_decoder_as_they_were():
     symbols = sample(rng, cdfs)
     bad = cdfs[:50].copy()
     bad[30, 4] = bad[30, 3]
-    encoder = coder.Encoder(12)
+    encoder = range_coder.Encoder(12)
     encoder.encode(symbols[:100], cdfs[:100])
     with pytest.raises(InvalidInputError, match="cdfs row 30 is not strictly increasing"):
         encoder.encode(symbols[100:150], bad)
     encoder.encode(symbols[100:], cdfs[100:])
     data = encoder.finish()
-    assert data == coder.encode(symbols, cdfs, 12)
-    decoder = coder.Decoder(data, 12)
+    assert data == range_coder.encode(symbols, cdfs, 12)
+    decoder = range_coder.Decoder(data, 12)
     decoder.decode(cdfs[:100])
     with pytest.raises(InvalidInputError, match="cdfs row 30"):
         decoder.decode(bad)
@@ -406,25 +406,25 @@ def quadratic_cdf(params, v):
 
 @njit(cache=True)
 def stream_decode(data, params, n, precision):
-    state = np.zeros(coder.DEC_STATE_SIZE, np.uint64)
+    state = np.zeros(range_coder.DEC_STATE_SIZE, np.uint64)
     out = np.empty(n, np.int64)
-    coder.dec_init(state, data)
+    range_coder.dec_init(state, data)
     for i in range(n):
-        t = coder.dec_target(state, data, precision)
-        s, c_low, c_high = coder.search_cdf_fn(quadratic_cdf, params, t, params[0], precision)
-        coder.dec_consume(state, data, c_low, c_high, precision)
+        t = range_coder.dec_target(state, data, precision)
+        s, c_low, c_high = range_coder.search_cdf_fn(quadratic_cdf, params, t, params[0], precision)
+        range_coder.dec_consume(state, data, c_low, c_high, precision)
         out[i] = s
-    return out, coder.dec_finish(state, data)
+    return out, range_coder.dec_finish(state, data)
 
 
 @njit(cache=True)
 def stream_encode(symbols, params, precision):
-    state = np.zeros(coder.ENC_STATE_SIZE, np.uint64)
-    buf = np.empty(coder.max_encoded_size(symbols.shape[0], precision), np.uint8)
-    coder.enc_init(state)
+    state = np.zeros(range_coder.ENC_STATE_SIZE, np.uint64)
+    buf = np.empty(range_coder.max_encoded_size(symbols.shape[0], precision), np.uint8)
+    range_coder.enc_init(state)
     for s in symbols:
-        coder.enc_put(state, buf, quadratic_cdf(params, s), quadratic_cdf(params, s + 1), precision)
-    return buf[: coder.enc_finish(state, buf)]
+        range_coder.enc_put(state, buf, quadratic_cdf(params, s), quadratic_cdf(params, s + 1), precision)
+    return buf[: range_coder.enc_finish(state, buf)]
 
 
 def test_streaming_kernels_with_a_cdf_function_match_the_batch_api():
@@ -434,7 +434,7 @@ def test_streaming_kernels_with_a_cdf_function_match_the_batch_api():
     rng = np.random.default_rng(5)
     symbols = sample(rng, np.broadcast_to(table, (5000, k + 1)))
     data = stream_encode(symbols, params, precision)
-    assert data.tobytes() == coder.encode(symbols, np.broadcast_to(table, (5000, k + 1)), precision)
+    assert data.tobytes() == range_coder.encode(symbols, np.broadcast_to(table, (5000, k + 1)), precision)
     out, ok = stream_decode(data, params, symbols.size, precision)
     assert ok and np.array_equal(out, symbols)
 
@@ -442,31 +442,31 @@ def test_streaming_kernels_with_a_cdf_function_match_the_batch_api():
 @njit(cache=True)
 def register_encode(symbols, params, precision):
     """stream_encode with the state in local variables (enc_load / enc_step / enc_store)."""
-    state = np.zeros(coder.ENC_STATE_SIZE, np.uint64)
-    buf = np.empty(coder.max_encoded_size(symbols.shape[0], precision), np.uint8)
-    coder.enc_init(state)
-    low, rng, cache, pending, carry, pos, started = coder.enc_load(state)
+    state = np.zeros(range_coder.ENC_STATE_SIZE, np.uint64)
+    buf = np.empty(range_coder.max_encoded_size(symbols.shape[0], precision), np.uint8)
+    range_coder.enc_init(state)
+    low, rng, cache, pending, carry, pos, started = range_coder.enc_load(state)
     for s in symbols:
-        low, rng, cache, pending, carry, pos, started = coder.enc_step(
+        low, rng, cache, pending, carry, pos, started = range_coder.enc_step(
             low, rng, cache, pending, carry, pos, started, buf, quadratic_cdf(params, s),
             quadratic_cdf(params, s + 1), precision)
-    coder.enc_store(state, low, rng, cache, pending, carry, pos, started)
-    return buf[: coder.enc_finish(state, buf)]
+    range_coder.enc_store(state, low, rng, cache, pending, carry, pos, started)
+    return buf[: range_coder.enc_finish(state, buf)]
 
 
 @njit(cache=True)
 def register_decode(data, params, n, precision):
-    state = np.zeros(coder.DEC_STATE_SIZE, np.uint64)
+    state = np.zeros(range_coder.DEC_STATE_SIZE, np.uint64)
     out = np.empty(n, np.int64)
-    coder.dec_init(state, data)
-    code, rng, pos, error = coder.dec_load(state)
+    range_coder.dec_init(state, data)
+    code, rng, pos, error = range_coder.dec_load(state)
     for i in range(n):
-        t = coder.dec_target_of(code, rng, precision)
-        s, c_low, c_high = coder.search_cdf_fn(quadratic_cdf, params, t, params[0], precision)
-        code, rng, pos, error = coder.dec_step(code, rng, pos, error, data, c_low, c_high, precision)
+        t = range_coder.dec_target_of(code, rng, precision)
+        s, c_low, c_high = range_coder.search_cdf_fn(quadratic_cdf, params, t, params[0], precision)
+        code, rng, pos, error = range_coder.dec_step(code, rng, pos, error, data, c_low, c_high, precision)
         out[i] = s
-    coder.dec_store(state, code, rng, pos, error)
-    return out, coder.dec_finish(state, data)
+    range_coder.dec_store(state, code, rng, pos, error)
+    return out, range_coder.dec_finish(state, data)
 
 
 def test_register_state_steps_match_the_state_array_api():
@@ -482,16 +482,16 @@ def test_register_state_steps_match_the_state_array_api():
 
 
 def test_enc_put_refuses_an_empty_interval():
-    state = np.zeros(coder.ENC_STATE_SIZE, np.uint64)
-    buf = np.zeros(coder.max_encoded_size(1, 16), np.uint8)
-    coder.enc_init(state)
+    state = np.zeros(range_coder.ENC_STATE_SIZE, np.uint64)
+    buf = np.zeros(range_coder.max_encoded_size(1, 16), np.uint8)
+    range_coder.enc_init(state)
     with pytest.raises(InvalidInputError, match="empty interval"):
-        coder.enc_put(state, buf, 7, 7, 16)
+        range_coder.enc_put(state, buf, 7, 7, 16)
 
 
 def test_search_cdf_finds_the_interval_holding_the_target():
     row = np.array([0, 3, 4, 10, 16], np.uint32)
-    found = [coder.search_cdf(row, t) for t in range(16)]
+    found = [range_coder.search_cdf(row, t) for t in range(16)]
     assert [s for s, _, _ in found] == [0, 0, 0, 1, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3]
     assert all(lo <= t < hi for t, (_, lo, hi) in enumerate(found))
 
@@ -501,8 +501,8 @@ def test_max_encoded_size_holds_for_the_costliest_symbols():
         n = 20000
         # The top count-1 interval: P bits each, and nonzero bytes that trimming cannot shorten.
         cdfs = np.broadcast_to(np.array([0, (1 << precision) - 1, 1 << precision], np.int64), (n, 3))
-        data = coder.encode(np.ones(n, np.int64), cdfs, precision)
-        assert len(data) <= coder.max_encoded_size(n, precision)
+        data = range_coder.encode(np.ones(n, np.int64), cdfs, precision)
+        assert len(data) <= range_coder.max_encoded_size(n, precision)
         assert len(data) >= (n * precision) // 8 - 1
 
 
