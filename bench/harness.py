@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.codecs import CodecUnavailable, all_codecs
+from models.data import data_dir
 
 REPO = Path(__file__).resolve().parents[1]
 IMAGE_SUFFIXES = {".png", ".bmp", ".ppm", ".pgm", ".pnm", ".tif", ".tiff"}
@@ -30,8 +31,7 @@ README_END = "<!-- END python -m bench table -->"
 
 
 def default_dir():
-    shared = Path(os.environ.get("LCODEC_SHARED", REPO.parent / "shared"))
-    return shared / "data" / "kodak"
+    return data_dir("kodak")
 
 
 def load_images(dirs, quick=False, gray=False, every=1):

@@ -7,16 +7,12 @@ only where a quick DEFLATE came within `fallback.REACH` of the learned payload a
 entropy of the filtered bytes leaves LZMA a chance), so a file is never much larger than its best path.
 
 Tile size. A tile's first rows and columns lose the context outside it (and an adaptive model restarts its
-state). Measured as the model's Σ −log2 q over Kodak images coded whole vs in T x T tiles: model rgb-v0 (24
-images; T = 256 on 6 of them): T = 256 +0.52 %, T = 384 +0.34 %, T = 512 +0.135 %; model rgb-v0.1 with its
-adaptive stage (8 images): T = 256 +0.23 %, T = 384 +0.15 %, T = 512 -0.002 %. LEARNED_TILE = 512 stays well
-under 0.5 % for both and still gives a Kodak image two tiles to code in parallel. FALLBACK_TILE, for images no
-model codes, is larger: the dictionary coders lose more at tile borders.
+state), so smaller tiles cost bits; LEARNED_TILE = 512 keeps that loss small and still gives a Kodak image two
+tiles to code in parallel (measured: bench/results/NOTES.md). FALLBACK_TILE, for images no model codes, is
+larger: the dictionary coders lose more at tile borders.
 
-Memory. Per worker thread a tile costs O(T²) (a few MB at T = 512, plus the LZMA encoder's ~50 MB); besides
-that, encoding holds the input and the payloads, decoding the output and the file. Measured on a 50-megapixel
-RGB image (8664 x 5776, a mosaic of Kodak crops): peak RSS 498 MiB to encode and 379 MiB to decode (T = 256,
-one thread; the process starts at about 270 MiB with numpy, numba and Pillow loaded).
+Memory. Per worker thread a tile costs O(T²), plus the LZMA encoder's state; besides that, encoding holds
+the input and the payloads, decoding the output and the file (peak figures: bench/results/NOTES.md).
 """
 
 import functools
@@ -226,18 +222,18 @@ class Decompressor:
         self._nets = {}
 
     def _net_for(self, header):
+        """The header's model, checked against every file (a reused Decompressor sees many)."""
         name = header.model
+        if header.precision != _precision():
+            raise FormatError(f"coder precision {header.precision} is not supported ({_precision()} is)")
         if name not in self._nets:
-            if header.precision != _precision():
-                raise FormatError(f"coder precision {header.precision} is not supported ({_precision()} is)")
-            net = _load_net(name)
-            if net.sha256 != header.model_sha256:
-                raise UnknownModelError(
-                    f"model {name!r} here has weights {net.sha256[:12]}..., "
-                    f"the file needs {header.model_sha256[:12]}..."
-                )
-            self._nets[name] = net
-        return self._nets[name]
+            self._nets[name] = _load_net(name)
+        net = self._nets[name]
+        if net.sha256 != header.model_sha256:
+            raise UnknownModelError(
+                f"model {name!r} here has weights {net.sha256[:12]}..., the file needs {header.model_sha256[:12]}..."
+            )
+        return net
 
     def _decode(self, data):
         header, payloads = container.parse(_as_bytes(data), max_pixels=self.max_pixels)

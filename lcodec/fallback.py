@@ -18,12 +18,14 @@ from lcodec.errors import FormatError
 
 LZMA_FILTERS = ({"id": lzma.FILTER_LZMA2, "preset": 9, "dict_size": 1 << 22},)
 # The slow candidates (DEFLATE level 9, LZMA) are tried only when a faster one came within this factor of the
-# payload to beat: a candidate more than 4 times the learned payload away leaves the fallback no chance (and costs
-# ~0.3 s a tile). On screenshots LZMA can gain over 50 % on a quick DEFLATE, so a closer reach skips it there.
+# payload to beat: a candidate more than 4 times the learned payload away leaves the fallback no chance, and trying
+# costs time on every tile. On screenshots LZMA can gain much on a quick DEFLATE, so a closer reach would skip it
+# there (figures: bench/results/NOTES.md).
 REACH = 4.0
 # Where DEFLATE finds nothing to match (its stream is no smaller than the order-0 entropy of the filtered bytes, as
-# on photos), LZMA's gain is its better coding of literals: on the training photos it came to 0.94-1.02 of that
-# entropy. So there the slow methods run only if ORDER0_REACH times the entropy beats the size to beat.
+# on photos), LZMA's gain is its better coding of literals, which leaves it little below that entropy (measured on
+# the training photos: bench/results/NOTES.md). So there the slow methods run only if ORDER0_REACH times the
+# entropy beats the size to beat.
 ORDER0_REACH = 0.93
 _N_FILTERS = 5  # PNG filter types 0..4: None, Sub, Up, Average, Paeth
 

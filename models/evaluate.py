@@ -11,7 +11,6 @@ A gray model codes Pillow's convert("L") of each image. Run with NUMBA_NUM_THREA
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -21,9 +20,9 @@ from PIL import Image
 
 from lcodec import learned
 from lcodec.model import registry
+from models.data import data_dir
 
-REPO = Path(__file__).resolve().parents[1]
-KODAK = Path(os.environ.get("LCODEC_SHARED", REPO.parent / "shared")) / "data" / "kodak"
+KODAK = data_dir("kodak")
 
 
 def float_bpsp(model, img):

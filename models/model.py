@@ -1,6 +1,6 @@
 """The float PixelCNN that lcodec's integer models are exported from.
 
-One causal 7x7 "type A" convolution over the previous pixels, a few residual 1x1 layers, and a head that gives
+One causal k x k "type A" convolution over the previous pixels, a few 1x1 layers (residual where the width stays), and a head that gives
 every sub-pixel a discretized logistic mixture with channel-linear means (PixelCNN++): R is predicted from the
 context, G from the context and R, B from the context, R and G. A single masked convolution keeps the decoder
 cheap: each layer is evaluated once per pixel, as soon as the pixels before it are known.
@@ -29,9 +29,22 @@ LOG_S_MAX = 6.0
 class PixelCNNConfig:
     channels: int = 3  # 3 (RGB) or 1 (gray)
     kernel: int = 7  # odd size of the causal convolution
-    hidden: int = 48  # width D of the hidden layers
-    n_layers: int = 1  # residual 1x1 layers after the convolution
+    hidden: int = 48  # width D of the convolution's outputs (and of every 1x1 layer unless widths says otherwise)
+    n_layers: int = 1  # 1x1 layers after the convolution
     n_mix: int = 5  # mixture components K
+    widths: list[int] | None = None  # the 1x1 layers' widths (n_layers of them); a layer is residual where its
+                                     # width equals the one before, else a plain ReLU layer
+
+    def __post_init__(self):
+        if self.widths is not None:
+            self.widths = [int(w) for w in self.widths]
+            if len(self.widths) != self.n_layers or min(self.widths, default=1) < 1:
+                raise ValueError(f"widths {self.widths}: expected {self.n_layers} positive widths")
+
+    @property
+    def layer_widths(self) -> list[int]:
+        """The width of every hidden activation: the convolution's, then each 1x1 layer's."""
+        return [self.hidden] + (self.widths if self.widths is not None else [self.hidden] * self.n_layers)
 
     @property
     def n_out(self) -> int:
@@ -60,8 +73,10 @@ class PixelCNN(nn.Module):
         self.cfg = cfg
         C, D, K = cfg.channels, cfg.hidden, cfg.n_mix
         self.conv1 = nn.Conv2d(C, D, cfg.kernel, padding=cfg.kernel // 2)  # weight (D, C, k, k)
-        self.layers = nn.ModuleList(nn.Conv2d(D, D, 1) for _ in range(cfg.n_layers))  # weight (D, D, 1, 1)
-        self.out = nn.Conv2d(D, cfg.n_out, 1)  # weight (n_out, D, 1, 1)
+        widths = cfg.layer_widths
+        self.layers = nn.ModuleList(nn.Conv2d(a, b, 1) for a, b in zip(widths, widths[1:]))  # weight (b, a, 1, 1)
+        self.residual = [a == b for a, b in zip(widths, widths[1:])]
+        self.out = nn.Conv2d(widths[-1], cfg.n_out, 1)  # weight (n_out, D_last, 1, 1)
         self.register_buffer("mask", causal_mask(C, cfg.kernel), persistent=False)  # not in the state_dict
         with torch.no_grad():  # start from broad, centred distributions
             self.out.weight.mul_(0.1)
@@ -77,8 +92,8 @@ class PixelCNN(nn.Module):
         # multiply-adds), padding r rows above, none below, r columns on each side.
         w = (self.conv1.weight * self.mask)[:, :, : r + 1, :]  # (D, C, r + 1, k)
         h = F.relu(F.conv2d(F.pad(xin, (r, r, r, 0)), w, self.conv1.bias))  # (B, D, H, W)
-        for layer in self.layers:
-            h = h + F.relu(layer(h))  # (B, D, H, W)
+        for layer, residual in zip(self.layers, self.residual):
+            h = h + F.relu(layer(h)) if residual else F.relu(layer(h))  # (B, D_i, H, W)
         return self.out(h)  # (B, n_out, H, W)
 
     def params(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -145,6 +160,8 @@ def grow_from(model: PixelCNN, src_cfg: PixelCNNConfig, src_state: dict, new_lay
     by new_layer_scale, so they add almost nothing until trained. Channels, width and mixture size must match.
     """
     cfg = model.cfg
+    if src_cfg.widths is not None or cfg.widths is not None:
+        raise ValueError("grow_from needs models whose layers all have the same width")
     if (src_cfg.channels, src_cfg.hidden, src_cfg.n_mix) != (cfg.channels, cfg.hidden, cfg.n_mix):
         raise ValueError(f"cannot grow {src_cfg} into {cfg}: channels, hidden and n_mix must match")
     if src_cfg.kernel > cfg.kernel or src_cfg.n_layers > cfg.n_layers:

@@ -1,10 +1,12 @@
 """Train a PixelCNN on shared/data/train and write resumable checkpoints.
 
-Reproduce the released models (one CPU thread each; see models/MODEL_CARD.md for the exact runs):
+A config (models/configs/NAME.json, or a path) gives the network and the run's settings; flags override them:
 
-    python -m models.train --preset rgb --out runs/rgb --minutes 75
-    python -m models.train --preset gray --out runs/gray --minutes 40
+    python -m models.train --config rgb --out runs/rgb            # rgb-v1's recipe: 72 minutes from scratch
+    python -m models.train --config gray --out runs/gray
+    python -m models.train --config rgb-v5 --out runs/rgb5         # the run behind the default RGB model
 
+(models/MODEL_CARD.md has the exact runs.)
 Continue an interrupted run with the same command plus --resume. The learning rate follows a cosine schedule over
 the budget (--minutes of wall clock, or --steps), so a resumed run picks up where its schedule stopped.
 Multi-process / multi-GPU: `torchrun --nproc_per_node=N -m models.train ...` (DistributedDataParallel; gloo on
@@ -31,20 +33,19 @@ import torch.distributed as dist
 from PIL import Image
 from tqdm import tqdm
 
-from models.model import PixelCNN, PixelCNNConfig, bits_per_subpixel, grow_from, save_checkpoint
+from models.architectures import ARCHITECTURES, load_config, network_config
+from models.data import data_dir
+from models.model import bits_per_subpixel, grow_from, save_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
-# Released configurations. Decode cost per pixel, in multiply-adds: 24 causal positions x C x D for the convolution,
-# D x D per 1x1 layer, D x n_out for the head: rgb 3456 + 2304 + 2880 = 8640, gray 1152 + 2 x 2304 + 720 = 6480.
-PRESETS = {"rgb": dict(channels=3, hidden=48, n_layers=1), "gray": dict(channels=1, hidden=48, n_layers=2)}
+# What a run uses where neither its config's "train" entry nor a flag says otherwise.
+TRAIN_DEFAULTS = {"seed": 0, "crop": 64, "batch": 16, "lr": 1e-3, "lr_final": 0.03, "warmup": 200,
+                  "val_minutes": 3.0, "ckpt_minutes": 3.0, "threads": 1, "minutes": None, "steps": None,
+                  "init_from": None}
 VAL_EVERY = 10  # every 10th file of a folder (sorted) is held out
 VAL_CROP = 128
 VAL_CROPS_PER_IMAGE = 4
 VAL_SEED = 1234
-
-
-def data_dir() -> Path:
-    return Path(os.environ.get("LCODEC_SHARED", REPO.parent / "shared")) / "data" / "train"
 
 
 def load_image(path: Path, channels: int) -> Image.Image:
@@ -116,7 +117,7 @@ class CropSampler:
 
 
 @torch.no_grad()
-def evaluate(model: PixelCNN, crops: dict[str, torch.Tensor], device) -> dict[str, float]:
+def evaluate(model: torch.nn.Module, crops: dict[str, torch.Tensor], device) -> dict[str, float]:
     """Validation bits per sub-pixel per folder and over all crops (every crop has the same size)."""
     model.eval()
     res, total, n = {}, 0.0, 0
@@ -139,30 +140,40 @@ def lr_at(frac: float, step: int, args) -> float:
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--preset", choices=sorted(PRESETS), required=True)
+    p.add_argument("--config", required=True, help="a config name in models/configs (rgb, gray, rgb-v5...) or path")
     p.add_argument("--out", type=Path, required=True, help="run folder: ckpt.pt and train.log")
-    p.add_argument("--minutes", type=float, default=None, help="wall-clock budget (includes validation)")
-    p.add_argument("--steps", type=int, default=None, help="step budget (the schedule uses whichever ends first)")
+    p.add_argument("--minutes", type=float, help="wall-clock budget (includes validation)")
+    p.add_argument("--steps", type=int, help="step budget (the schedule uses whichever ends first)")
     p.add_argument("--resume", action="store_true", help="continue from <out>/ckpt.pt")
-    p.add_argument("--init-from", type=Path, default=None,
+    p.add_argument("--init-from", type=Path,
                    help="warm start from a smaller checkpoint (models.model.grow_from); fresh optimizer and schedule")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--kernel", type=int, default=7)
-    p.add_argument("--hidden", type=int, default=None, help="default: the preset's")
-    p.add_argument("--n-layers", type=int, default=None, help="default: the preset's")
-    p.add_argument("--n-mix", type=int, default=5)
-    p.add_argument("--crop", type=int, default=64)
-    p.add_argument("--batch", type=int, default=16, help="crops per step (per rank)")
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--lr-final", type=float, default=0.03, help="final LR as a fraction of --lr")
-    p.add_argument("--warmup", type=int, default=200, help="warm-up steps")
-    p.add_argument("--val-minutes", type=float, default=3.0, help="validate (and log) this often")
-    p.add_argument("--ckpt-minutes", type=float, default=3.0, help="checkpoint this often")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads per process")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--kernel", type=int, help="network overrides (default: the config's)")
+    p.add_argument("--hidden", type=int)
+    p.add_argument("--n-layers", type=int)
+    p.add_argument("--n-mix", type=int)
+    p.add_argument("--crop", type=int)
+    p.add_argument("--batch", type=int, help="crops per step (per rank)")
+    p.add_argument("--lr", type=float)
+    p.add_argument("--lr-final", type=float, help="final LR as a fraction of --lr")
+    p.add_argument("--warmup", type=int, help="warm-up steps")
+    p.add_argument("--val-minutes", type=float, help="validate (and log) this often")
+    p.add_argument("--ckpt-minutes", type=float, help="checkpoint this often")
+    p.add_argument("--threads", type=int, help="torch CPU threads per process")
     args = p.parse_args(argv)
+    try:
+        args.config = load_config(args.config)
+    except ValueError as exc:
+        p.error(str(exc))
+    for key, default in TRAIN_DEFAULTS.items():
+        if getattr(args, key) is None:
+            value = args.config.get("train", {}).get(key, default)
+            if key == "init_from" and value is not None:
+                value = REPO / value
+            setattr(args, key, value)
     if args.minutes is None and args.steps is None:
-        p.error("give a budget: --minutes and/or --steps")
-    if args.init_from is not None and not args.init_from.is_file():
+        p.error("give a budget: --minutes and/or --steps (or a config with one)")
+    if args.init_from is not None and not Path(args.init_from).is_file():
         p.error(f"--init-from: no checkpoint at {args.init_from}")
     return args
 
@@ -192,17 +203,17 @@ def main(argv=None) -> None:
     state = None
     if args.resume and ckpt_path.exists():
         state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-        cfg = PixelCNNConfig(**state["config"])
+        cfg = ARCHITECTURES[args.config["architecture"]].config(**state["config"])
     else:
-        overrides = {k: getattr(args, k) for k in ("hidden", "n_layers") if getattr(args, k) is not None}
-        cfg = PixelCNNConfig(**(PRESETS[args.preset] | overrides), kernel=args.kernel, n_mix=args.n_mix)
+        cfg = network_config(args.config, kernel=args.kernel, hidden=args.hidden, n_layers=args.n_layers,
+                             n_mix=args.n_mix)
     torch.manual_seed(args.seed)
-    model = PixelCNN(cfg).to(device)
+    model = ARCHITECTURES[args.config["architecture"]].build(cfg).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     step, seconds, history = 0, 0.0, []
     if state is None and args.init_from is not None:
         src = torch.load(args.init_from, map_location="cpu", weights_only=False)
-        grow_from(model, PixelCNNConfig(**src["config"]), src["model"])
+        grow_from(model, ARCHITECTURES[args.config["architecture"]].config(**src["config"]), src["model"])
     if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
@@ -229,7 +240,8 @@ def main(argv=None) -> None:
     def checkpoint() -> None:
         save_checkpoint(ckpt_path, model, step=step, optimizer=opt.state_dict(), train_seconds=seconds,
                         val_history=history,
-                        args={k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()})
+                        args={k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()
+                              if k != "config"}, config_name=args.config["name"])
 
     def validate() -> None:
         res = evaluate(model, vcrops, device)
@@ -239,7 +251,7 @@ def main(argv=None) -> None:
 
     ema = float("nan")
     bar = tqdm(total=1000, initial=int(1000 * min(progress(), 1.0)), disable=not main_proc, mininterval=10,
-               desc=f"{args.preset} bpsp", unit="‰", file=sys.stderr)
+               desc=f"{args.config['name']} bpsp", unit="‰", file=sys.stderr)
     t_last, t_val, t_ckpt = time.time(), time.time(), time.time()
     while True:
         frac = torch.tensor([progress()], dtype=torch.float64)

@@ -1,16 +1,12 @@
-import os
-from pathlib import Path
-
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("LCODEC_SHARED", REPO.parent / "shared"))
+from models.data import data_dir
 
 
 @pytest.fixture(scope="session")
 def shared_data():
     """The shared data folder (../shared/data beside the repo, or $LCODEC_SHARED/data)."""
-    path = SHARED / "data"
+    path = data_dir().parent
     if not path.is_dir():
         pytest.skip(f"shared data not found at {path}")
     return path

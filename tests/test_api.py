@@ -217,6 +217,10 @@ def test_unknown_model_named(shared_data, models):
     other_sha = data[:sha_at] + bytes(32) + data[sha_at + 32 :]
     with pytest.raises(UnknownModelError, match=name.decode()):
         lcodec.decompress(fix_header_crc(other_sha))
+    reused = api.Decompressor()  # a Decompressor that has the model loaded checks every file against it
+    assert np.array_equal(reused.decompress(data), img)
+    with pytest.raises(UnknownModelError, match=name.decode()):
+        reused.decompress(fix_header_crc(other_sha))
 
 
 def test_model_for_the_wrong_channel_count(shared_data, models):

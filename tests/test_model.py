@@ -196,7 +196,7 @@ def test_train_runs_and_resumes(shared_data, tmp_path, monkeypatch):
             (im.crop(box) if box else im).save(data / folder / f.name)
     monkeypatch.setenv("LCODEC_SHARED", str(tmp_path / "shared"))
     out = tmp_path / "run"
-    common = ["--preset", "gray", "--out", str(out), "--hidden", "8", "--crop", "32", "--batch", "2", "--warmup", "2"]
+    common = ["--config", "gray", "--out", str(out), "--hidden", "8", "--crop", "32", "--batch", "2", "--warmup", "2"]
     train.main(common + ["--steps", "3"])
     assert torch.load(out / "ckpt.pt", weights_only=False)["step"] == 3
     train.main(common + ["--steps", "5", "--resume"])

@@ -49,13 +49,10 @@ Corrupt or truncated data never crashes or hangs the decoder: if the code value 
 interval consumed (impossible for streams this encoder wrote) it is clamped and an error flag is set,
 which `dec_finish` reports.
 
-DEFAULT_PRECISION = 24, by measurement (`python -m bench.coder --precision-sweep`): on 256-way
-discretised logistics, the whole coding loss (quantisation by `lcodec.entropy.float_cdf.quantize` plus coder
-overhead) over the float cross-entropy is +0.0003 % / +0.0019 % / -0.0000 % at 24 bits for typical
-(scales 0.3-40, 4.4 bits/symbol), sharp (0.2-1.5, 2.1 bits) and wide (8-60, 6.4 bits) predictions,
-against +0.0039 / +0.017 / +0.0012 % at 20 bits and +0.076 / +0.25 / +0.014 % at 16 bits. 18 bits
-would already meet 0.1 %; 24 leaves margin for near-deterministic predictions, where the one count
-every symbol keeps costs about K / 2**P * 1.44 bits per symbol, and coding speed does not depend on P.
+DEFAULT_PRECISION = 24: a lower precision already loses little on image-model predictions, and 24 leaves margin
+for near-deterministic ones, where the one count every symbol keeps costs about K / 2**P * 1.44 bits per symbol;
+coding speed does not depend on P (the precision sweep, `python -m bench.coder --precision-sweep`:
+bench/results/NOTES.md).
 """
 
 import numpy as np
@@ -111,7 +108,8 @@ def enc_init(state):
 
 
 # The step functions below take and return the coder state as plain values, inlined into their callers so that
-# a loop keeps the state in registers (3-4x the throughput of reading and writing a state array per symbol);
+# a loop keeps the state in registers (faster than reading and writing a state array per symbol; the figure is in
+# bench/results/NOTES.md);
 # enc_put / dec_consume wrap them with the state array.
 
 @njit(cache=True, nogil=True, inline="always")
@@ -384,8 +382,8 @@ def _decode_table(data, cdfs, index, precision, check, state, out, lookahead):
     n, k1 = cdfs.shape
     # A binary search over a row in DRAM is a chain of dependent cache misses. Touching the row
     # `lookahead` rows ahead (each cache line for K = 256, at most 32 spread entries for larger K) lets
-    # those misses overlap the current search: 2-5x faster on a (10**6, 257) table, 40 % slower on
-    # one that stays in cache, hence 0 there.
+    # those misses overlap the current search: faster on a table in DRAM, slower on one that stays
+    # in cache, hence 0 there (figures: bench/results/NOTES.md).
     stride = max(_CACHE_LINE // cdfs.itemsize, k1 // 32)
     touched = np.int64(0)
     for i in range(out.shape[0]):

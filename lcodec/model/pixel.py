@@ -3,7 +3,7 @@
 Each loop runs the same per-pixel step: `network.forward` for the pixel, then per sub-pixel `mixture.mixture`,
 `adaptive.correct` (when the stage is on), the coding, and `adaptive.learn`. The loops read the arrays out of
 these tuples once, before their loops, and call the kernels directly: through one more inlined function, or with
-the tuple's fields read inside the loop, the same step compiles to code a third slower."""
+the tuple's fields read inside the loop, the same step compiles to slower code (bench/results/NOTES.md)."""
 
 from collections import namedtuple
 

@@ -7,6 +7,9 @@ models were early steps, kept so that their files decode, never defaults.
 
 import hashlib
 import json
+import os
+import re
+import tempfile
 import threading
 from pathlib import Path
 
@@ -14,20 +17,65 @@ from lcodec.errors import UnknownModelError
 from lcodec.model.weights import Net
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
-MANIFEST = WEIGHTS_DIR / "MANIFEST.json"
+MANIFEST = "MANIFEST.json"
 STATUSES = ("released", "provisional")
+KINDS = {"rgb": 3, "gray": 1}
+NAME = re.compile(r"[a-z0-9][a-z0-9.-]*")
 
 
-def read_manifest(path=MANIFEST):
-    """(models: name -> {file, sha256, status}, defaults: kind -> name) of a manifest file."""
-    data = json.loads(Path(path).read_text())
+def read_manifest(weights_dir):
+    """(models: name -> {file, sha256, status}, defaults: kind -> name) of a weights folder's manifest."""
+    data = json.loads((Path(weights_dir) / MANIFEST).read_text())
     return data["models"], data["defaults"]
 
 
-MODELS, DEFAULT_MODELS = read_manifest()
+MODELS, DEFAULT_MODELS = read_manifest(WEIGHTS_DIR)
 
 _cache = {}
 _lock = threading.Lock()
+
+
+def use(weights_dir):
+    """Read models from another weights folder from now on (a release made into a scratch folder, tests)."""
+    global WEIGHTS_DIR
+    models, defaults = read_manifest(weights_dir)
+    with _lock:
+        WEIGHTS_DIR = Path(weights_dir)
+        MODELS.clear()
+        MODELS.update(models)
+        DEFAULT_MODELS.clear()
+        DEFAULT_MODELS.update(defaults)
+        _cache.clear()
+
+
+def add(name, data, *, status="released", default=None, weights_dir=None):
+    """Write weight file bytes as model `name` and list it in the folder's manifest (default: the one in use);
+    `default` ("rgb" or "gray") makes it that kind's default. Returns (file name, sha256). A name is never reused and
+    a file never replaced, so ValueError if the name is taken, malformed, or the weights are invalid."""
+    weights_dir = Path(weights_dir or WEIGHTS_DIR)
+    models, defaults = read_manifest(weights_dir)
+    if name in models:
+        raise ValueError(f"model {name!r} is already registered; released files are never replaced")
+    if not NAME.fullmatch(name) or status not in STATUSES or (default is not None and default not in KINDS):
+        raise ValueError(f"bad release: name {name!r}, status {status!r}, default {default!r}")
+    net = Net.from_bytes(data, name=name)
+    if default is not None and (status != "released" or net.channels != KINDS[default]):
+        raise ValueError(f"{name} ({status}, {net.channels} channels) cannot be the default {default} model")
+    sha = hashlib.sha256(data).hexdigest()
+    filename = f"{name}-{sha[:8]}.npz"
+    (weights_dir / filename).write_bytes(data)
+    models[name] = {"file": filename, "sha256": sha, "status": status}
+    if default is not None:
+        defaults[default] = name
+    text = json.dumps({"models": dict(sorted(models.items())), "defaults": dict(sorted(defaults.items()))},
+                      indent=2) + "\n"
+    fd, tmp = tempfile.mkstemp(dir=weights_dir, prefix=".manifest.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, weights_dir / MANIFEST)
+    if weights_dir == WEIGHTS_DIR:
+        use(weights_dir)
+    return filename, sha
 
 
 def load(name):

@@ -1,4 +1,5 @@
-"""Regenerate the golden files: `python tests/golden/make_golden.py` (deterministic; run after a model release).
+"""Regenerate the golden files: `python tests/golden/make_golden.py` (deterministic). `python -m models.release`
+adds the cases of a new model (`model_cases`) without touching the others.
 
 Each case is a small image cut from the shared data, saved as PNG (the expected pixels, mode, palette and
 transparency) and as .lcd with the settings in MANIFEST.json; the tests decode every .lcd, compare it with
@@ -7,7 +8,6 @@ the learned path (RGB and gray), every fallback method, and every mode.
 """
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -15,13 +15,14 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE.parents[1]))
 
 from lcd_images import graphic, in_mode, photo  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from lcodec import api, container  # noqa: E402
+from models.data import data_dir  # noqa: E402
 
-SHARED = Path(os.environ.get("LCODEC_SHARED", HERE.parents[2] / "shared"))
 
 
 def cases(shared_data):
@@ -61,15 +62,31 @@ def settings(data, kwargs):
             "methods": [container.METHOD_NAMES[m] for m in h.methods], "bytes": len(data)}
 
 
-def main():
-    manifest = {}
-    for name, (image, kwargs) in cases(SHARED / "data").items():
-        image.save(HERE / f"{name}.png")
+def write(cases_, folder=HERE):
+    """Write each case's PNG and .lcd into folder and its entry into the folder's MANIFEST.json (others kept)."""
+    path = Path(folder) / "MANIFEST.json"
+    manifest = json.loads(path.read_text()) if path.exists() else {}
+    for name, (image, kwargs) in cases_.items():
+        image.save(Path(folder) / f"{name}.png")
         data = api.Compressor(**kwargs, threads=1).compress(image)
-        (HERE / f"{name}.lcd").write_bytes(data)
+        (Path(folder) / f"{name}.lcd").write_bytes(data)
         manifest[name] = settings(data, kwargs)
         print(name, manifest[name]["methods"], len(data), "bytes")
-    (HERE / "MANIFEST.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+
+
+def model_cases(shared_data, name, channels, mixing):
+    """The cases a release adds: its network alone, and with the mixing stage where the network can carry it."""
+    rgb = photo(shared_data, 20, 24, index=15, y=100, x=400)
+    image = rgb if channels == 3 else rgb.convert("L")
+    out = {f"{name}-learned": (image, {"fallback": False, "tile": 16, "model": name, "effort": 1})}
+    if mixing:
+        out[f"{name}-mixed"] = (image, {"fallback": False, "tile": 16, "model": name, "effort": 2})
+    return out
+
+
+def main():
+    write(cases(data_dir().parent))
 
 
 if __name__ == "__main__":
