@@ -17,16 +17,6 @@ from lcodec.errors import ChecksumError, FormatError, InvalidInputError, LcodecE
 SHAPES = [(1, 1), (1, 37), (29, 1), (31, 17), (37, 41)]
 
 
-@pytest.fixture(scope="module")
-def models():
-    """The registry with a default RGB model (the learned path); tests that need one skip until it exists."""
-    from lcodec.model import registry
-
-    if "rgb" not in registry.DEFAULT_MODELS:
-        pytest.skip("no default RGB model registered")
-    return registry
-
-
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("shape", SHAPES)
 def test_every_mode_and_shape_round_trips_fallback(shared_data, mode, shape):
@@ -280,30 +270,6 @@ def test_no_path_left():
 def test_errors_are_lcodec_errors():
     for exc in (ChecksumError, FormatError, InvalidInputError, UnknownModelError, lcodec.LimitError):
         assert issubclass(exc, LcodecError)
-
-
-@pytest.mark.parametrize("mode", MODES)
-def test_pillow_plugin_round_trips_every_mode(shared_data, tmp_path, mode):
-    import lcodec.pil_plugin  # noqa: F401  (registers the format)
-
-    src = in_mode(photo(shared_data, 19, 26), mode)
-    src.save(tmp_path / "x.lcd")
-    assert lcodec.read_header(tmp_path / "x.lcd").mode == mode
-    with Image.open(tmp_path / "x.lcd") as im:
-        assert im.format == "LCD" and im.mode == mode and im.size == (26, 19)
-        im.load()
-        assert same_image(im, src)
-    src.save(tmp_path / "y.lcd", learned=False)
-    assert lcodec.read_header(tmp_path / "y.lcd").model is None
-    with pytest.raises(LcodecError):
-        (tmp_path / "z.lcd").write_bytes((tmp_path / "x.lcd").read_bytes()[:-2])
-        Image.open(tmp_path / "z.lcd").load()
-
-
-def test_plain_import_registers_nothing():
-    code = "import lcodec, PIL.Image as I; I.init(); print('LCD' in I.OPEN, '.lcd' in I.EXTENSION)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
-    assert out.stdout.split() == ["False", "False"]
 
 
 _MEMORY = """

@@ -8,6 +8,7 @@ from PIL import Image
 
 torch = pytest.importorskip("torch")
 
+from lcd_images import train_crop  # noqa: E402
 from models import train  # noqa: E402
 from models.model import (  # noqa: E402
     LOG_S_MAX,
@@ -133,9 +134,7 @@ def test_head_layout_sizes():
 
 
 def real_crops(shared_data, channels, n=4, size=24):
-    im = Image.open(sorted((shared_data / "train" / "bsd200").glob("*.png"))[1])
-    a = np.asarray(im.convert("RGB" if channels == 3 else "L")).reshape(im.height, im.width, channels)
-    crops = [a[40 * i : 40 * i + size, 60 * i : 60 * i + size] for i in range(n)]
+    crops = [train_crop(shared_data, channels, "bsd200", (size, size), seed=i) for i in range(n)]
     return torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).contiguous()
 
 

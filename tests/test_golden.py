@@ -1,0 +1,36 @@
+"""The golden files pin the format: every file of tests/golden decodes to its PNG and re-encodes to the same bytes
+(older files included, for ever); together they cover every mode and every coding method."""
+
+import json
+from pathlib import Path
+
+import pytest
+from lcd_images import same_image
+from PIL import Image
+
+from lcodec import container
+
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+MANIFEST = json.loads((GOLDEN / "MANIFEST.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(MANIFEST))
+def test_golden_files_decode_and_reencode(name):
+    """The golden files pin format version 1: they decode to their PNGs, and re-encoding gives the same bytes.
+    (Regenerate with `python tests/golden/make_golden.py` when a released model replaces theirs.)"""
+    from lcodec import api
+
+    entry = MANIFEST[name]
+    data = (GOLDEN / f"{name}.lcd").read_bytes()
+    header = api.read_header(data)
+    assert (header.mode, header.model, len(data)) == (entry["mode"], entry["model"], entry["bytes"])
+    assert [container.METHOD_NAMES[m] for m in header.methods] == entry["methods"]
+    expected = Image.open(GOLDEN / f"{name}.png")
+    assert same_image(api.decompress_image(data), expected)
+    assert api.Compressor(**entry["compressor"], threads=1).compress(expected) == data
+
+
+def test_golden_files_cover_every_mode_and_method():
+    assert {e["mode"] for e in MANIFEST.values()} == set(container.MODE_BY_NAME)
+    assert {m for e in MANIFEST.values() for m in e["methods"]} == set(container.METHOD_NAMES.values())
