@@ -11,6 +11,7 @@ from lcodec.errors import (
     InvalidInputError,
     LcodecError,
     LimitError,
+    LossyInputError,
     UnknownModelError,
     UnsupportedVersionError,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "InvalidInputError",
     "LcodecError",
     "LimitError",
+    "LossyInputError",
     "UnknownModelError",
     "UnsupportedVersionError",
     "__version__",

@@ -25,9 +25,12 @@ import numpy as np
 from PIL import Image
 
 from lcodec import container
+from lcodec import metadata as _metadata
 from lcodec import fallback as _fallback
 from lcodec.container import DEFAULT_MAX_PIXELS, LEARNED, MIXED, MODE_BY_NAME, MODEL_METHODS
-from lcodec.errors import ChecksumError, FormatError, InvalidInputError, LimitError, UnknownModelError
+from lcodec.errors import (
+    ChecksumError, FormatError, InvalidInputError, LimitError, LossyInputError, UnknownModelError,
+)
 
 LEARNED_TILE = 512
 FALLBACK_TILE = 1024
@@ -48,12 +51,16 @@ _ARRAY_MODES = {  # (dtype, channels) of a numpy array -> mode
 }
 
 
+LOSSY_FORMATS = {"JPEG", "MPO"}  # Pillow formats whose pixels are already an approximation
+
+
 def _default_threads():
     return os.cpu_count() or 1
 
 
 def _image_fields(image):
-    """(pixels, mode name, palette_mode, palette, transparency) of a numpy array, PIL image or path."""
+    """(pixels, mode name, palette_mode, palette, transparency, metadata blocks, Pillow format) of a numpy array,
+    PIL image or path."""
     if isinstance(image, (str, os.PathLike)):
         with Image.open(image) as im:
             im.load()
@@ -70,7 +77,8 @@ def _image_fields(image):
         pixels = np.asarray(image)
         if image.mode == "1":  # Pillow's bool arrays hold 255 for True
             pixels = pixels.view(np.uint8) != 0
-        return pixels, image.mode, palette_mode, palette, _transparency(image)
+        return (pixels, image.mode, palette_mode, palette, _transparency(image), _metadata.from_image(image),
+                image.format)
     if not isinstance(image, np.ndarray):
         raise InvalidInputError(f"cannot compress a {type(image).__name__}: pass a numpy array, PIL image or path")
     if image.dtype.byteorder == ">":  # big-endian uint16: the same samples, native order
@@ -84,7 +92,7 @@ def _image_fields(image):
             f"cannot compress an array of shape {image.shape} and dtype {image.dtype}: expected (H, W) bool, "
             "uint8 or uint16, or (H, W, 2|3|4) uint8"
         )
-    return image, mode, None, None, None
+    return image, mode, None, None, None, (), None
 
 
 def _transparency(image):
@@ -125,11 +133,14 @@ class Compressor:
     learned=False codes with the fallback methods only (fast, no model needed); fallback=False codes every
     plane a model can code with the model, even where a fallback method would be smaller (to measure the
     model alone). effort: 1 codes with the network alone, 2 (the default) mixes it with statistics learned from
-    the image while coding it (smaller, slower), 3 mixes more of them (`EFFORTS`). tile: tile size (default LEARNED_TILE, or
-    FALLBACK_TILE when no model applies); threads: worker threads.
+    the image while coding it (smaller, slower), 3 mixes more of them (`EFFORTS`). tile: tile size (default
+    LEARNED_TILE, or FALLBACK_TILE when no model applies); threads: worker threads. metadata=False drops the file's
+    ICC profile, EXIF, XMP, text and the like (kept by default). A JPEG is refused (LossyInputError) unless
+    allow_lossy=True: its pixels are already an approximation, and coding them exactly makes the file larger.
     """
 
-    def __init__(self, model=None, *, learned=True, fallback=True, tile=None, threads=None, effort=DEFAULT_EFFORT):
+    def __init__(self, model=None, *, learned=True, fallback=True, tile=None, threads=None, effort=DEFAULT_EFFORT,
+                 metadata=True, allow_lossy=False):
         if tile is not None and not container.MIN_TILE <= tile <= container.MAX_TILE:
             raise InvalidInputError(f"tile size {tile} out of range {container.MIN_TILE}..{container.MAX_TILE}")
         if not (learned or fallback):
@@ -137,6 +148,7 @@ class Compressor:
         if isinstance(effort, bool) or effort not in EFFORTS:
             raise InvalidInputError(f"effort {effort!r} is not one of {', '.join(map(str, EFFORTS))}")
         self.model, self.learned, self.fallback, self.tile, self.effort = model, learned, fallback, tile, effort
+        self.metadata, self.allow_lossy = metadata, allow_lossy
         self.threads = threads or _default_threads()
         self._nets = {}
 
@@ -162,7 +174,11 @@ class Compressor:
 
     def compress(self, image):
         """The .lcd bytes of `image` (numpy array, PIL image or path)."""
-        pixels, mode_name, palette_mode, palette, transparency = _image_fields(image)
+        pixels, mode_name, palette_mode, palette, transparency, blocks, fmt = _image_fields(image)
+        if fmt in LOSSY_FORMATS and not self.allow_lossy:
+            raise LossyInputError(f"the input is a {fmt}: its pixels are already lossy, and coding them exactly "
+                                  "makes the file several times larger (allow it with --allow-lossy-input / "
+                                  "allow_lossy=True)")
         mode = MODE_BY_NAME[mode_name]
         height, width = pixels.shape[:2]
         if height == 0 or width == 0:
@@ -209,6 +225,7 @@ class Compressor:
             model=net.name if uses_model else None, model_sha256=net.sha256 if uses_model else None,
             palette_mode=palette_mode, palette=palette, transparency=transparency,
             pixel_sha256=container.pixel_checksum(pixels), methods=methods,
+            metadata=blocks if self.metadata else (),
         )
         return container.pack(header, [p for _, p in coded])
 
@@ -285,8 +302,10 @@ class Decompressor:
         fmt = image_format(path)
         if Path(path).exists() and not force:
             raise FileExistsError(f"{path} exists (use --force / force=True to overwrite)")
-        image = self.decompress_image(data)
-        return write_atomic(path, lambda f: image.save(f, format=fmt), force=force,
+        header, pixels = self._decode(data)
+        image = _to_pil(header, pixels)
+        extra = _metadata.save_arguments(header.metadata, fmt)
+        return write_atomic(path, lambda f: image.save(f, format=fmt, **extra), force=force,
                             verify=lambda tmp: _check_lossless(image, tmp, fmt))
 
 
@@ -310,12 +329,14 @@ def _to_pil(header, pixels):
         im.putpalette(header.palette, rawmode=header.palette_mode)
     if header.transparency is not None:
         im.info["transparency"] = header.transparency
+    im.info.update(_metadata.to_info(header.metadata))
     return im
 
 
-def compress(image, *, model=None, effort=DEFAULT_EFFORT):
-    """The .lcd bytes of `image`: a numpy array ((H, W) / (H, W, C), bool/uint8/uint16), PIL image or path."""
-    return Compressor(model, effort=effort).compress(image)
+def compress(image, *, model=None, effort=DEFAULT_EFFORT, metadata=True, allow_lossy=False):
+    """The .lcd bytes of `image`: a numpy array ((H, W) / (H, W, C), bool/uint8/uint16), PIL image or path; a PIL
+    image or file keeps its metadata unless metadata=False."""
+    return Compressor(model, effort=effort, metadata=metadata, allow_lossy=allow_lossy).compress(image)
 
 
 def decompress(data, *, max_pixels=DEFAULT_MAX_PIXELS):
@@ -329,7 +350,11 @@ def decompress_image(data, *, max_pixels=DEFAULT_MAX_PIXELS):
 
 
 def read_header(data):
-    """The file's Header (geometry, mode, model, methods, sizes) without decoding any pixel or loading a model."""
+    """The file's Header (geometry, mode, model, methods, metadata, sizes) without decoding any pixel or loading a
+    model; of a path, only the header's bytes are read."""
+    if isinstance(data, (str, os.PathLike)):
+        with open(data, "rb") as f:
+            return container.read_header(f)
     return container.parse(_as_bytes(data), max_pixels=None)[0]
 
 

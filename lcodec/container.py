@@ -15,8 +15,8 @@ import numpy as np
 from lcodec.errors import FormatError, LimitError, UnsupportedVersionError
 
 SIGNATURE = b"\x8bLCD\r\n\x1a\n"
-VERSION = 2              # what this build writes where a file needs it; a file records the lowest that reads it
-VERSIONS = (1, 2)
+VERSION = 3              # what this build writes where a file needs it; a file records the lowest that reads it
+VERSIONS = (1, 2, 3)
 
 MAX_DIMENSION = 1 << 20
 DEFAULT_MAX_PIXELS = 1 << 28
@@ -25,6 +25,12 @@ MIN_TILE = 16
 MAX_TILE = 4096
 MAX_NAME = 64
 MAX_META = 2048
+MAX_BLOCKS = 64          # metadata blocks (ICC profile, EXIF, XMP, text...) of version 3
+MAX_BLOCK = 1 << 24      # bytes of one block
+MAX_BLOCKS_TOTAL = 1 << 26
+BLOCK_KINDS = {1: "icc", 2: "exif", 3: "xmp", 4: "text", 5: "dpi", 6: "gamma", 7: "chromaticity", 8: "srgb"}
+BLOCK_CODES = {v: k for k, v in BLOCK_KINDS.items()}
+BLOCKS_VERSION = 3
 
 LEARNED, CONSTANT, DEFLATE, LZMA, MIXED = 1, 2, 3, 4, 5
 METHOD_NAMES = {LEARNED: "learned", CONSTANT: "constant", DEFLATE: "deflate", LZMA: "lzma", MIXED: "mixed"}
@@ -32,7 +38,7 @@ MODEL_METHODS = (LEARNED, MIXED)  # the methods that need the header's model
 METHOD_VERSION = {MIXED: 2}       # methods that version 1 does not have
 
 _FIXED = struct.Struct(">8sBBIIHBB")  # signature .. model name length
-_ENTRY = struct.Struct(">BI")
+_ENTRY = struct.Struct(">BI")   # a tile table entry, and a metadata block's (kind, length)
 _U16 = struct.Struct(">H")
 _U32 = struct.Struct(">I")
 _SHA = 32
@@ -96,8 +102,9 @@ class Header:
     pixel_sha256: str = ""
     methods: tuple = ()
     lengths: tuple = ()
+    metadata: tuple = ()  # ((kind, bytes), ...): the image file's ICC profile, EXIF, XMP, text... (section 3)
     header_size: int = 0
-    version: int | None = field(default=None, compare=False)  # as read; pack writes file_version(methods)
+    version: int | None = field(default=None, compare=False)  # as read; pack writes file_version(...)
     file_size: int = field(default=0, compare=False)
 
     @property
@@ -205,9 +212,24 @@ def _decode_meta(meta, mode):
     return palette_mode, palette, transparency
 
 
-def file_version(methods):
-    """The lowest format version that has every one of these methods."""
-    return max([1] + [METHOD_VERSION.get(m, 1) for m in methods])
+def file_version(methods, metadata=()):
+    """The lowest format version that has every one of these methods, and metadata blocks if there are any."""
+    return max([BLOCKS_VERSION if metadata else 1] + [METHOD_VERSION.get(m, 1) for m in methods])
+
+
+def _encode_blocks(metadata):
+    """(directory inside the header, the blocks' bytes) of version 3."""
+    if len(metadata) > MAX_BLOCKS:
+        raise FormatError(f"{len(metadata)} metadata blocks, at most {MAX_BLOCKS}")
+    directory, body = bytearray([len(metadata)]), bytearray()
+    for kind, data in metadata:
+        if kind not in BLOCK_CODES or len(data) > MAX_BLOCK:
+            raise FormatError(f"metadata block {kind!r} of {len(data)} bytes cannot be stored")
+        directory += _ENTRY.pack(BLOCK_CODES[kind], len(data))
+        body += data
+    if len(body) > MAX_BLOCKS_TOTAL:
+        raise FormatError(f"{len(body)} bytes of metadata, at most {MAX_BLOCKS_TOTAL}")
+    return bytes(directory), bytes(body) + _U32.pack(zlib.crc32(body))
 
 
 def pack(header, payloads):
@@ -218,14 +240,39 @@ def pack(header, payloads):
         raise FormatError(f"model name {header.model!r} cannot be stored")
     sha = bytes.fromhex(header.model_sha256) if header.model else bytes(_SHA)
     meta = _encode_meta(header)
+    version = file_version(header.methods, header.metadata)
     head = bytearray(
-        _FIXED.pack(SIGNATURE, file_version(header.methods), mode.code, header.width, header.height, header.tile,
+        _FIXED.pack(SIGNATURE, version, mode.code, header.width, header.height, header.tile,
                     header.precision if name else 0, len(name))
     )
     head += name + sha + _U16.pack(len(meta)) + meta + bytes.fromhex(header.pixel_sha256)
+    directory, blocks = _encode_blocks(header.metadata) if version >= BLOCKS_VERSION else (b"", b"")
+    head += directory
     head += _U32.pack(zlib.crc32(head))
     table = b"".join(_ENTRY.pack(m, len(p)) for m, p in zip(header.methods, payloads, strict=True))
-    return b"".join([bytes(head), table, _U32.pack(zlib.crc32(table)), *payloads])
+    return b"".join([bytes(head), blocks, table, _U32.pack(zlib.crc32(table)), *payloads])
+
+
+def _decode_blocks(data, dir_pos, crc_pos, size):
+    """(((kind, bytes), ...), where the tile table starts) of version 3; sizes checked before any copy."""
+    k = data[dir_pos]
+    if k > MAX_BLOCKS:
+        raise FormatError(f"{k} metadata blocks, at most {MAX_BLOCKS}")
+    entries = list(_ENTRY.iter_unpack(data[dir_pos + 1 : crc_pos]))
+    if any(kind not in BLOCK_KINDS or length > MAX_BLOCK for kind, length in entries):
+        raise FormatError("unknown or oversized metadata block")
+    total = sum(length for _, length in entries)
+    if total > MAX_BLOCKS_TOTAL:
+        raise FormatError(f"{total} bytes of metadata, at most {MAX_BLOCKS_TOTAL}")
+    start = crc_pos + 4
+    _need(data, start + total + 4, size, "truncated lcodec metadata")
+    if zlib.crc32(data[start : start + total]) != _U32.unpack_from(data, start + total)[0]:
+        raise FormatError("lcodec metadata CRC mismatch (corrupted file)")
+    blocks, pos = [], start
+    for kind, length in entries:
+        blocks.append((BLOCK_KINDS[kind], bytes(data[pos : pos + length])))
+        pos += length
+    return tuple(blocks), start + total + 4
 
 
 def _check_signature(data):
@@ -238,23 +285,71 @@ def _check_signature(data):
     raise FormatError("not an lcodec file (bad signature)")
 
 
+class _NeedBytes(Exception):
+    """The header runs past the bytes read so far (but not past the file): read up to `end` and parse again."""
+
+    def __init__(self, end):
+        super().__init__(end)
+        self.end = end
+
+
+def _need(data, end, size, message):
+    """Check that bytes [.., end) exist: FormatError past the file's size, _NeedBytes past what was read."""
+    if end > size:
+        raise FormatError(message)
+    if end > len(data):
+        raise _NeedBytes(end)
+
+
 def parse(data, *, max_pixels=DEFAULT_MAX_PIXELS):
     """(Header, [payload memoryviews]) of a whole file; raises FormatError/LimitError before allocating."""
     data = memoryview(data).cast("B")
+    header = _parse_header(data, len(data), max_pixels)
+    payloads, offset = [], header.header_size
+    for length in header.lengths:
+        payloads.append(data[offset : offset + length])
+        offset += length
+    return header, payloads
+
+
+def read_header(fp, *, max_pixels=None):
+    """The Header of a file open for binary reading, from the bytes of its header, metadata and tile table only
+    (what Image.open of a large file must not read whole); the file's size is checked against the table."""
+    size = fp.seek(0, 2)
+    fp.seek(0)
+    data = bytearray(fp.read(min(size, 1 << 16)))
+    while True:
+        try:
+            return _parse_header(memoryview(data), size, max_pixels)
+        except _NeedBytes as more:
+            data += fp.read(more.end - len(data))
+            if len(data) < more.end:
+                raise FormatError("file shorter than its size (changed while read?)") from None
+
+
+def _parse_header(data, size, max_pixels):
+    """The Header of a file of `size` bytes whose first len(data) bytes are `data` (_NeedBytes if more are
+    needed); every length is checked against `size` and the limits before anything is allocated."""
+    if size < 8:
+        _check_signature(bytes(data[:size]))
+    _need(data, 8, size, "truncated lcodec file")
     _check_signature(data)
-    if len(data) < _FIXED.size:
-        raise FormatError(f"truncated lcodec header ({len(data)} bytes)")
+    if size < _FIXED.size:
+        raise FormatError(f"truncated lcodec header ({size} bytes)")
+    _need(data, _FIXED.size, size, "truncated lcodec header")
     _, version, mode_code, width, height, tile, precision, n = _FIXED.unpack_from(data)
     if version not in VERSIONS:
         raise UnsupportedVersionError(
             f"lcodec format version {version} is not supported (this build reads {', '.join(map(str, VERSIONS))})")
     pos = _FIXED.size
-    if len(data) < pos + n + _SHA + 2:
-        raise FormatError("truncated lcodec header")
+    _need(data, pos + n + _SHA + 2, size, "truncated lcodec header")
     meta_len = _U16.unpack_from(data, pos + n + _SHA)[0]
-    crc_pos = pos + n + _SHA + 2 + meta_len + _SHA
-    if len(data) < crc_pos + 4:
-        raise FormatError("truncated lcodec header")
+    sum_pos = pos + n + _SHA + 2 + meta_len  # the pixel checksum
+    crc_pos = sum_pos + _SHA
+    if version >= BLOCKS_VERSION:  # the metadata blocks' directory: a count, then (kind, length) each
+        _need(data, crc_pos + 1, size, "truncated lcodec header")
+        crc_pos += 1 + _ENTRY.size * data[crc_pos]
+    _need(data, crc_pos + 4, size, "truncated lcodec header")
     if zlib.crc32(data[:crc_pos]) != _U32.unpack_from(data, crc_pos)[0]:
         raise FormatError("lcodec header CRC mismatch (corrupted file)")
     mode = MODES.get(mode_code)
@@ -281,10 +376,11 @@ def parse(data, *, max_pixels=DEFAULT_MAX_PIXELS):
     entries = -(-width // tile) * -(-height // tile) * len(mode.groups)
     if entries > MAX_TILES:
         raise LimitError(f"{entries} tiles exceed the limit of {MAX_TILES}")
-    table_pos = crc_pos + 4
+    metadata, table_pos = (), crc_pos + 4
+    if version >= BLOCKS_VERSION:
+        metadata, table_pos = _decode_blocks(data, sum_pos + _SHA, crc_pos, size)
     payload_pos = table_pos + _ENTRY.size * entries + 4
-    if len(data) < payload_pos:
-        raise FormatError("truncated lcodec tile table")
+    _need(data, payload_pos, size, "truncated lcodec tile table")
     table = data[table_pos : payload_pos - 4]
     if zlib.crc32(table) != _U32.unpack_from(data, payload_pos - 4)[0]:
         raise FormatError("lcodec tile table CRC mismatch (corrupted file)")
@@ -295,19 +391,14 @@ def parse(data, *, max_pixels=DEFAULT_MAX_PIXELS):
         raise FormatError(f"tile table holds methods that format version {version} does not have")
     if any(m in MODEL_METHODS for m in methods) and not n:
         raise FormatError("learned tiles but no model named")
-    if payload_pos + sum(lengths) != len(data):
+    if payload_pos + sum(lengths) != size:
         raise FormatError(
-            f"file is {len(data)} bytes, its tile table describes {payload_pos + sum(lengths)} (truncated or padded)"
+            f"file is {size} bytes, its tile table describes {payload_pos + sum(lengths)} (truncated or padded)"
         )
-    payloads, offset = [], payload_pos
-    for length in lengths:
-        payloads.append(data[offset : offset + length])
-        offset += length
-    header = Header(
+    return Header(
         mode=mode.name, width=width, height=height, tile=tile, precision=precision if n else 0,
         model=name.decode("ascii") if n else None, model_sha256=sha.hex() if n else None,
         palette_mode=palette_mode, palette=palette, transparency=transparency,
-        pixel_sha256=bytes(data[crc_pos - _SHA : crc_pos]).hex(), methods=methods, lengths=lengths,
-        header_size=payload_pos, version=version, file_size=len(data),
+        pixel_sha256=bytes(data[sum_pos : sum_pos + _SHA]).hex(), methods=methods, lengths=lengths,
+        metadata=metadata, header_size=payload_pos, version=version, file_size=size,
     )
-    return header, payloads

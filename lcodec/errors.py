@@ -9,6 +9,10 @@ class InvalidInputError(LcodecError, ValueError):
     """Arguments that cannot be coded: bad CDFs, symbols out of range, unsupported arrays."""
 
 
+class LossyInputError(InvalidInputError):
+    """An image from a lossy format (JPEG): coding it losslessly keeps its artefacts at several times its size."""
+
+
 class FormatError(LcodecError):
     """A stream or file that is not a valid lcodec stream: truncated, corrupted or foreign."""
 

@@ -1,13 +1,15 @@
 """Pillow plugin: `import lcodec.pil_plugin` and Image.open("x.lcd") reads, img.save("x.lcd") writes.
 
 Registration happens on import of this module only; `import lcodec` leaves Pillow untouched.
-`img.save(path, model=NAME)` picks the model; `learned=False` codes with the fallback methods only.
+`img.save(path, model=NAME)` picks the model; `learned=False` codes with the fallback methods only; the image's
+metadata (ICC profile, EXIF, XMP, text, dpi...) is kept, `icc_profile=`, `exif=`, `xmp=`, `dpi=` replace it and
+`metadata=False` drops it. An opened file's `info` holds its metadata.
 """
 
 import numpy as np
 from PIL import Image, ImageFile, ImagePalette
 
-from lcodec import api, container
+from lcodec import api, container, metadata
 
 FORMAT = "LCD"
 _RAWMODES = {"1": "1;8", "I;16": "I;16B"}
@@ -22,13 +24,14 @@ class LcdImageFile(ImageFile.ImageFile):
     format_description = "lcodec learned lossless image"
 
     def _open(self):
-        header = api.read_header(self.fp.read())
+        header = container.read_header(self.fp)  # the header alone: no pixel, no payload is read
         self._size = (header.width, header.height)
         self._mode = header.mode
         if header.palette is not None:
             self.palette = ImagePalette.raw(header.palette_mode, header.palette)
         if header.transparency is not None:
             self.info["transparency"] = header.transparency
+        self.info.update(metadata.to_info(header.metadata))
         self.tile = [ImageFile._Tile("lcd", (0, 0) + self.size, 0, None)]
 
 
@@ -43,9 +46,18 @@ class LcdDecoder(ImageFile.PyDecoder):
         return -1, 0
 
 
+_SAVE_METADATA = ("icc_profile", "exif", "xmp", "dpi")
+
+
 def _save(im, fp, filename):
     info = im.encoderinfo
-    fp.write(api.Compressor(info.get("model"), learned=info.get("learned", True)).compress(im))
+    given = {k: info[k] for k in _SAVE_METADATA if k in info}
+    if given:  # save()'s arguments win over what the image carries
+        im = im.copy()
+        im.info.update(given)
+    comp = api.Compressor(info.get("model"), learned=info.get("learned", True),
+                          metadata=info.get("metadata", True), allow_lossy=info.get("allow_lossy", False))
+    fp.write(comp.compress(im))
 
 
 Image.register_open(FORMAT, LcdImageFile, _accept)

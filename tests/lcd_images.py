@@ -80,5 +80,7 @@ def fix_header_crc(data):
     n = data[21]
     meta_len = struct.unpack_from(">H", data, 22 + n + 32)[0]
     crc_pos = 22 + n + 32 + 2 + meta_len + 32
+    if data[8] >= 3:  # version 3: the metadata blocks' directory
+        crc_pos += 1 + 5 * data[crc_pos]
     struct.pack_into(">I", data, crc_pos, zlib.crc32(data[:crc_pos]))
     return bytes(data)

@@ -8,7 +8,7 @@ import pytest
 from lcd_images import same_image
 from PIL import Image
 
-from lcodec import container
+from lcodec import api, container, metadata
 
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -17,7 +17,7 @@ MANIFEST = json.loads((GOLDEN / "MANIFEST.json").read_text())
 
 @pytest.mark.parametrize("name", sorted(MANIFEST))
 def test_golden_files_decode_and_reencode(name):
-    """The golden files pin format version 1: they decode to their PNGs, and re-encoding gives the same bytes.
+    """The golden files pin the format: they decode to their PNGs, and re-encoding gives the same bytes.
     (Regenerate with `python tests/golden/make_golden.py` when a released model replaces theirs.)"""
     from lcodec import api
 
@@ -28,9 +28,13 @@ def test_golden_files_decode_and_reencode(name):
     assert [container.METHOD_NAMES[m] for m in header.methods] == entry["methods"]
     expected = Image.open(GOLDEN / f"{name}.png")
     assert same_image(api.decompress_image(data), expected)
+    assert header.metadata == metadata.from_image(expected)  # the PNG's ICC, EXIF, XMP, text... (version 3)
     assert api.Compressor(**entry["compressor"], threads=1).compress(expected) == data
 
 
-def test_golden_files_cover_every_mode_and_method():
+def test_golden_files_cover_every_mode_method_version_and_metadata_kind():
     assert {e["mode"] for e in MANIFEST.values()} == set(container.MODE_BY_NAME)
+    headers = [api.read_header(GOLDEN / f"{name}.lcd") for name in MANIFEST]
+    assert {h.version for h in headers} == set(container.VERSIONS)
+    assert {k for h in headers for k, _ in h.metadata} == set(container.BLOCK_KINDS.values())
     assert {m for e in MANIFEST.values() for m in e["methods"]} == set(container.METHOD_NAMES.values())

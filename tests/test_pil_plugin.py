@@ -1,12 +1,16 @@
 """The Pillow plugin: `import lcodec.pil_plugin` makes Image.open and save handle .lcd, in every mode."""
 
+import io
 import subprocess
 import sys
+
+import numpy as np
 
 import pytest
 from lcd_images import MODES, in_mode, photo, same_image
 from PIL import Image
 
+import lcodec
 from lcodec.errors import LcodecError
 
 
@@ -32,3 +36,27 @@ def test_plain_import_registers_nothing():
     code = "import lcodec, PIL.Image as I; I.init(); print('LCD' in I.OPEN, '.lcd' in I.EXTENSION)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_open_reads_the_header_only(tmp_path, monkeypatch):
+    """Image.open of a .lcd reads its header, not its payloads, and Pillow's pixel limit applies before decoding."""
+    import lcodec.pil_plugin  # noqa: F401
+
+    big = np.random.default_rng(0).integers(0, 256, (256, 256, 3), dtype=np.uint8)  # ~200 KB of payloads
+    (tmp_path / "big.lcd").write_bytes(lcodec.Compressor(learned=False).compress(big))
+    size = (tmp_path / "big.lcd").stat().st_size
+    read = []
+
+    class Counting(io.FileIO):
+        def read(self, n=-1):
+            out = super().read(n)
+            read.append(len(out))
+            return out
+
+    with Counting(tmp_path / "big.lcd") as f:
+        with Image.open(f) as im:
+            assert im.size == (256, 256) and im.format == "LCD"
+            assert sum(read) < (1 << 16) + 4096 < size  # the header (Pillow's other plugins peek too), not the file
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    with pytest.raises(Image.DecompressionBombError):
+        Image.open(tmp_path / "big.lcd")

@@ -1,4 +1,4 @@
-"""Regenerate the golden files: `python tests/golden/make_golden.py` (deterministic). `python -m models.release`
+"""Regenerate the golden files: `python tests/golden/make_golden.py [NAME...]` (deterministic). `python -m models.release`
 adds the cases of a new model (`model_cases`) without touching the others.
 
 Each case is a small image cut from the shared data, saved as PNG (the expected pixels, mode, palette and
@@ -18,9 +18,9 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parents[1]))
 
 from lcd_images import graphic, in_mode, photo  # noqa: E402
-from PIL import Image  # noqa: E402
+from PIL import Image, PngImagePlugin  # noqa: E402
 
-from lcodec import api, container  # noqa: E402
+from lcodec import api, container, metadata  # noqa: E402
 from models.data import data_dir  # noqa: E402
 
 
@@ -51,7 +51,24 @@ def cases(shared_data):
         "i16": (in_mode(rgb, "I;16"), old),
         "bilevel": (in_mode(rgb, "1"), old),
         "graphic": (Image.fromarray(graphic(24, 40)), old),
+        # version 3: metadata blocks of every kind
+        "rgb-metadata": (with_metadata(rgb), {"learned": False}),
+        "gray-metadata": (with_metadata(rgb.convert("L"), srgb=True), {"learned": False}),
     }
+
+
+def with_metadata(image, srgb=False):
+    """A copy of image carrying metadata blocks of every kind but one: an ICC profile, or (srgb=True) the sRGB
+    intent instead, as PNG holds one or the other (fixed bytes, so the files reproduce)."""
+    image = image.copy()
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    image.info.update({"exif": exif.tobytes(), "xmp": b"<x:xmpmeta/>", "Title": "golden",
+                       "Comment": PngImagePlugin.iTXt("d\u00e9j\u00e0 vu", "fr", "Kommentar"),
+                       "dpi": (11811 * 0.0254,) * 2,  # 300 dpi as PNG stores it: 11811 pixels per metre
+                       "gamma": 0.45455, "chromaticity": (0.3127, 0.329, 0.64, 0.33, 0.3, 0.6, 0.15, 0.06)})
+    image.info.update({"srgb": 0} if srgb else {"icc_profile": bytes(range(256)) * 2})
+    return image
 
 
 def settings(data, kwargs):
@@ -67,7 +84,7 @@ def write(cases_, folder=HERE):
     path = Path(folder) / "MANIFEST.json"
     manifest = json.loads(path.read_text()) if path.exists() else {}
     for name, (image, kwargs) in cases_.items():
-        image.save(Path(folder) / f"{name}.png")
+        image.save(Path(folder) / f"{name}.png", **metadata.save_arguments(metadata.from_image(image), "PNG"))
         data = api.Compressor(**kwargs, threads=1).compress(image)
         (Path(folder) / f"{name}.lcd").write_bytes(data)
         manifest[name] = settings(data, kwargs)
@@ -85,9 +102,10 @@ def model_cases(shared_data, name, channels, mixing):
     return out
 
 
-def main():
-    write(cases(data_dir().parent))
+def main(names=None):
+    """Write the cases named (default: all)."""
+    write({k: v for k, v in cases(data_dir().parent).items() if names is None or k in names})
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:] or None)
