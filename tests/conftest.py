@@ -1,6 +1,17 @@
+import os
+
 import pytest
 
 from models.data import data_dir
+
+# CI sets this: there a missing data folder fails the run instead of skipping half the suite.
+REQUIRE_DATA = os.environ.get("LCODEC_REQUIRE_DATA") == "1"
+
+
+def pytest_sessionstart(session):
+    if REQUIRE_DATA and not data_dir().parent.is_dir():
+        raise pytest.UsageError(f"LCODEC_REQUIRE_DATA=1 but the shared data is not at {data_dir().parent} "
+                                "(clone it beside the repository as shared/, or set LCODEC_SHARED)")
 
 
 @pytest.fixture(scope="session")
@@ -8,7 +19,8 @@ def shared_data():
     """The shared data folder (../shared/data beside the repo, or $LCODEC_SHARED/data)."""
     path = data_dir().parent
     if not path.is_dir():
-        pytest.skip(f"shared data not found at {path}")
+        pytest.skip(f"shared data not found at {path}: clone it beside the repository as shared/ "
+                    "or set LCODEC_SHARED (LCODEC_REQUIRE_DATA=1 makes this an error)")
     return path
 
 

@@ -33,8 +33,6 @@ def test_every_mode_and_shape_round_trips_fallback(shared_data, mode, shape):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_every_mode_round_trips_default_path(shared_data, models, mode):
-    if mode in ("L", "LA") and "gray" not in models.DEFAULT_MODELS:
-        pytest.skip("no default gray model registered")
     src = in_mode(photo(shared_data, 40, 70), mode)
     default = lcodec.compress(src)
     assert same_image(api.decompress_image(default), src)

@@ -81,7 +81,7 @@ def test_quick_lcodec_rows(quick, models):
     assert default["est_bpsp"] == model_only["est_bpsp"]
     for row in (model_only, network):
         assert row["estimate"]["learned_est"] == row["estimate"]["est"]  # every tile coded by the model
-        assert 0 <= row["coder_overhead"] < 0.001, row
+        assert abs(row["coder_overhead"]) < 0.001, row  # within 64 bits a tile over, and it may come in under
         assert row["est_bpsp"] < row["bpsp"] < 1.01 * row["est_bpsp"]  # + header and tile table
     assert default["bpsp"] <= model_only["bpsp"] < network["bpsp"]
 

@@ -38,3 +38,22 @@ def test_golden_files_cover_every_mode_method_version_and_metadata_kind():
     assert {h.version for h in headers} == set(container.VERSIONS)
     assert {k for h in headers for k, _ in h.metadata} == set(container.BLOCK_KINDS.values())
     assert {m for e in MANIFEST.values() for m in e["methods"]} == set(container.METHOD_NAMES.values())
+
+
+def test_every_registered_model_is_pinned():
+    """Each model a file may name has a golden file that decodes with it (the registry's names never change)."""
+    from lcodec.model import registry
+
+    assert {e["model"] for e in MANIFEST.values()} - {None} == set(registry.MODELS)
+
+
+def test_make_golden_never_rewrites_a_pin(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_golden", GOLDEN / "make_golden.py")
+    make_golden = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_golden)
+    (tmp_path / "MANIFEST.json").write_text(json.dumps({"rgb-learned": MANIFEST["rgb-learned"]}))
+    with pytest.raises(ValueError, match="already pinned.*rgb-learned"):
+        make_golden.write({"rgb-learned": (Image.open(GOLDEN / "rgb-learned.png"), {})}, tmp_path)
+    assert not (tmp_path / "rgb-learned.lcd").exists()

@@ -107,3 +107,18 @@ def test_a_new_network_shape_through_configs_alone(small_shared, shared_data, tm
     finally:
         registry.use(before)
     assert "rgb-wide" not in registry.MODELS and registry.DEFAULT_MODELS["rgb"] == "rgb-v5"
+
+
+def test_quantisation_keeps_accumulators_in_range_or_refuses():
+    from models.export import ACC_BUDGET, quantize_layer
+
+    rng = np.random.default_rng(0)
+    w, b = rng.normal(size=(40, 8)), rng.normal(size=8)
+    wq, bq, m, s = quantize_layer(w, b, 1.0, 128, 100.0)
+    assert 40 * np.abs(wq).max() * 128 <= ACC_BUDGET and np.abs(bq).max() < ACC_BUDGET
+    assert m.max() < 1 << 31 and 1 <= s.min() and s.max() <= 62
+    x = rng.integers(-128, 128, (5, 40))  # the integer layer tracks the float one, scaled by a_out
+    y = ((x @ wq.astype(np.int64) + bq) * m + (np.int64(1) << (s - 1))) >> s
+    np.testing.assert_allclose(y, 100.0 * (x @ w + b), atol=0.02 * np.abs(100.0 * (x @ w + b)).max())
+    with pytest.raises(ValueError, match="31-bit multiplier"):  # an output scale no shift can reach
+        quantize_layer(w, b, 1.0, 128, 1e20)

@@ -78,6 +78,10 @@ def test_released_models_are_consistent():
     assert total <= 8_000_000
     listed = {m["file"] for m in registry.MODELS.values()}
     assert listed == {p.name for p in registry.WEIGHTS_DIR.glob("*.npz")}  # no file unlisted, none missing
+    for name, entry in registry.MODELS.items():  # each file named after its model and hash, and hashing to it
+        assert entry["file"] == f"{name}-{entry['sha256'][:8]}.npz"
+        data = (registry.WEIGHTS_DIR / entry["file"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == entry["sha256"]
 
 
 def test_registry_loads_once_and_verifies_hashes(monkeypatch, tmp_path):

@@ -1,5 +1,6 @@
-"""Regenerate the golden files: `python tests/golden/make_golden.py [NAME...]` (deterministic). `python -m models.release`
-adds the cases of a new model (`model_cases`) without touching the others.
+"""Pin new golden files: `python tests/golden/make_golden.py [NAME...]` writes the cases not pinned yet (an existing
+pin is never rewritten: a new pin needs a new name). `python -m models.release` adds the cases of a new model
+(`model_cases`).
 
 Each case is a small image cut from the shared data, saved as PNG (the expected pixels, mode, palette and
 transparency) and as .lcd with the settings in MANIFEST.json; the tests decode every .lcd, compare it with
@@ -45,6 +46,11 @@ def cases(shared_data):
         "gray-learned-v2": (rgb.convert("L"), {"fallback": False, "tile": 16, "model": "gray-v2", **old}),
         "rgb-learned-v1": (rgb, {"fallback": False, "tile": 16, "model": "rgb-v1", **old}),
         "gray-learned-v1": (rgb.convert("L"), {"fallback": False, "tile": 16, "model": "gray-v1", **old}),
+        # the provisional models: registered, so their files decode for ever too
+        "rgb-learned-v0.1": (rgb, {"fallback": False, "tile": 16, "model": "rgb-v0.1", **old}),
+        "gray-learned-v0.1": (rgb.convert("L"), {"fallback": False, "tile": 16, "model": "gray-v0.1", **old}),
+        "rgb-learned-v0": (rgb, {"fallback": False, "tile": 16, "model": "rgb-v0", **old}),
+        "gray-learned-v0": (rgb.convert("L"), {"fallback": False, "tile": 16, "model": "gray-v0", **old}),
         "rgba-const-alpha": (Image.fromarray(const_alpha), {"fallback": False, **old}),
         "la-alpha": (in_mode(rgb, "LA"), {"learned": False, **old}),
         "p-transparency": (in_mode(rgb, "P"), old),
@@ -80,9 +86,13 @@ def settings(data, kwargs):
 
 
 def write(cases_, folder=HERE):
-    """Write each case's PNG and .lcd into folder and its entry into the folder's MANIFEST.json (others kept)."""
+    """Write each case's PNG and .lcd into folder and its entry into the folder's MANIFEST.json (others kept). A pin
+    is never replaced: ValueError if a case is already in the manifest (a new pin needs a new name)."""
     path = Path(folder) / "MANIFEST.json"
     manifest = json.loads(path.read_text()) if path.exists() else {}
+    taken = sorted(set(cases_) & set(manifest))
+    if taken:
+        raise ValueError(f"already pinned, never rewritten: {', '.join(taken)}")
     for name, (image, kwargs) in cases_.items():
         image.save(Path(folder) / f"{name}.png", **metadata.save_arguments(metadata.from_image(image), "PNG"))
         data = api.Compressor(**kwargs, threads=1).compress(image)
@@ -103,8 +113,9 @@ def model_cases(shared_data, name, channels, mixing):
 
 
 def main(names=None):
-    """Write the cases named (default: all)."""
-    write({k: v for k, v in cases(data_dir().parent).items() if names is None or k in names})
+    """Write the cases named (default: every case not pinned yet)."""
+    pinned = json.loads((HERE / "MANIFEST.json").read_text()) if (HERE / "MANIFEST.json").exists() else {}
+    write({k: v for k, v in cases(data_dir().parent).items() if (k in names if names else k not in pinned)})
 
 
 if __name__ == "__main__":
