@@ -1,7 +1,9 @@
 """The `lcodec` command line: encode, decode, info, explain.
 
-Every failure a user can cause ends with exit status 1 and one line `lcodec: error: ...` on stderr, never a
-traceback; outputs are written atomically, so a failed run leaves no partial file.
+Every failure a user can cause is one line `lcodec: error: ...` on stderr, never a traceback: exit status 1 when a
+file failed (the others are still done), 2 for a command line that cannot be carried out (EXIT_STATUS). Outputs
+are written atomically, so a failed run leaves no partial file, and --rm deletes an input only once its output is
+in place and verified.
 """
 
 import argparse
@@ -9,6 +11,7 @@ import io
 import os
 import sys
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -18,26 +21,52 @@ import lcodec
 from lcodec import api, container
 
 STDIO = "-"
+EXIT_STATUS = "exit status: 0 every file done, 1 a file failed (one error line each), 2 usage error, 130 interrupted"
 
 
 class UsageError(Exception):
-    """A command line that cannot be carried out as given."""
+    """A command line that cannot be carried out as given (exit status 2, as argparse's own errors)."""
+
+
+def _count(text):
+    """-j/-T: a whole number, 0 for 'chosen from the cores'."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (automatic) or more, not {n}")
+    return n
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="lcodec", description="Learned lossless image codec.")
-    parser.add_argument("--version", action="version", version=f"lcodec {lcodec.__version__}")
+    parser = argparse.ArgumentParser(prog="lcodec", description="Learned lossless image codec.", epilog=EXIT_STATUS)
+    parser.add_argument("-V", "--version", action="version", version=f"lcodec {lcodec.__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p, what):
+        """The options encode and decode share; returns the group of options that choose the output."""
         p.add_argument("inputs", nargs="+", metavar="IN", help=f"{what}, directories of them, or - for stdin")
-        p.add_argument("-o", "--output", metavar="OUT",
-                       help="output file, directory (several inputs), or - for stdout")
-        p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, help="parallel jobs (default: cores)")
+        out = p.add_mutually_exclusive_group()
+        out.add_argument("-o", "--output", metavar="OUT",
+                         help="output file, directory (several inputs, or a directory input), or - for stdout")
+        out.add_argument("-c", "--stdout", dest="output", action="store_const", const=STDIO,
+                         help="write to stdout (as -o -)")
+        p.add_argument("-r", "--recursive", action="store_true",
+                       help="take directories' subdirectories too; outputs under -o DIR keep the tree")
+        p.add_argument("-j", "--jobs", type=_count, default=0, metavar="N",
+                       help="files coded in parallel (default 0: the cores / --threads)")
+        p.add_argument("-T", "--threads", type=_count, default=0, metavar="N",
+                       help="threads per file (default 0: the cores / --jobs)")
         p.add_argument("-f", "--force", action="store_true", help="overwrite existing outputs")
+        p.add_argument("--rm", action="store_true",
+                       help="delete each input once its output is written and verified (never on an error)")
+        p.add_argument("-v", "--verbose", action="store_true",
+                       help="one line per file on stderr: sizes, bits per sub-pixel, seconds")
         p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+        return out
 
-    enc = sub.add_parser("encode", help="compress images to .lcd")
+    enc = sub.add_parser("encode", help="compress images to .lcd", epilog=EXIT_STATUS)
     common(enc, "images (PNG, PPM, TIFF, BMP, ...)")
     enc.add_argument("--model", help="registered model name (default: the model for the image's channels)")
     enc.add_argument("--no-learned", action="store_true", help="fallback methods only (fast, no model)")
@@ -45,9 +74,16 @@ def build_parser():
                      help="code with the model even where a fallback method would be smaller")
     enc.add_argument("-e", "--effort", type=int, choices=sorted(api.EFFORTS), default=api.DEFAULT_EFFORT,
                      help="; ".join(f"{k}: {v}" for k, v in api.EFFORTS.items()) + f" (default {api.DEFAULT_EFFORT})")
+    enc.add_argument("--strip", action="store_true",
+                     help="drop the image's metadata (ICC profile, EXIF, XMP, text, DPI); kept by default")
+    enc.add_argument("--allow-lossy-input", action="store_true",
+                     help="encode JPEG and other lossy inputs (refused by default: the .lcd keeps their artefacts "
+                     "at several times their size)")
     dec = sub.add_parser("decode", help="decompress .lcd files (format from the output extension: png, ppm, "
-                         "tiff, bmp; - writes raw samples, C order, 16-bit big-endian)")
-    common(dec, ".lcd files")
+                         "tiff, bmp; - writes raw samples, C order, 16-bit big-endian)", epilog=EXIT_STATUS)
+    common(dec, ".lcd files").add_argument("-t", "--test", action="store_true",
+                                           help="decode and verify each file, write nothing (exit status 1 if "
+                                           "any is damaged)")
     dec.add_argument("--max-pixels", type=int, default=container.DEFAULT_MAX_PIXELS,
                      help="refuse larger images (decompression-bomb limit; 0 lifts it)")
     info = sub.add_parser("info", help="print a file's header without decoding it")
@@ -62,76 +98,149 @@ def build_parser():
     return parser
 
 
-def _expand(inputs, suffixes):
-    """Input files: files as given, directories expanded to their files with one of `suffixes`."""
-    files = []
+def _expand(inputs, suffixes, recursive=False):
+    """Input files as (file, the directory it was found in, or None): files as given, directories expanded to
+    their files with one of `suffixes` (with -r, those of every subdirectory too; symbolic links to directories
+    are not followed)."""
+    found = []
     for name in inputs:
         path = Path(name)
         if name != STDIO and path.is_dir():
-            files += sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
+            if recursive:
+                files = (Path(top, f) for top, _, names in os.walk(path) for f in names)
+            else:
+                files = path.iterdir()
+            found += [(p, path) for p in sorted(files) if p.is_file() and p.suffix.lower() in suffixes]
         else:
-            files.append(name if name == STDIO else path)
-    if STDIO in files and len(files) > 1:
+            found.append((name if name == STDIO else path, None))
+    if any(f == STDIO for f, _ in found) and len(found) > 1:
         raise UsageError("stdin (-) can only be the single input")
-    if not files:
+    if not found:
         raise UsageError("no input files found")
-    return files
+    return found
 
 
-def _plan(files, output, suffix):
-    """(input, output) pairs: one output file, or outputs named after the inputs in a directory."""
-    to_dir = output is not None and (Path(output).is_dir() or output.endswith(("/", os.sep)))
+def _plan(found, output, suffix):
+    """(input, output) pairs: one output file, or outputs named after the inputs, beside them or in a directory
+    (-o DIR, or any -o with a directory input), where a file found below an input directory keeps its path below
+    it. Refused before anything is written: two inputs with one output, an output that is its own input."""
+    files = [f for f, _ in found]
+    to_dir = output is not None and output != STDIO and (
+        Path(output).is_dir() or output.endswith(("/", os.sep)) or any(root is not None for _, root in found))
     if files == [STDIO]:
         if to_dir:
             raise UsageError("stdin (-) needs an output file, or - for stdout")
         return [(STDIO, output or STDIO)]
     if len(files) == 1 and output is not None and not to_dir:
-        return [(files[0], output)]
-    if output == STDIO:
+        pairs = [(files[0], output)]
+    elif output == STDIO:
         raise UsageError("several inputs cannot all go to stdout")
-    outdir = Path(output) if output is not None else None
-    if outdir is not None:
-        outdir.mkdir(parents=True, exist_ok=True)
-    return [(f, (outdir or f.parent) / (f.stem + suffix)) for f in files]
+    else:
+        outdir = Path(output) if output is not None else None
+        pairs = [(f, _out_dir(f, root, outdir) / (f.stem + suffix)) for f, root in found]
+    seen = {}
+    for src, dst in pairs:
+        if dst == STDIO:
+            continue
+        key = os.path.abspath(dst)
+        if key in seen:
+            raise UsageError(f"{seen[key]} and {src} would both be written to {dst}")
+        seen[key] = src
+        if Path(dst).exists() and os.path.samefile(src, dst):
+            raise UsageError(f"{src}: the output would replace its own input")
+    if to_dir:
+        for parent in sorted({Path(dst).parent for _, dst in pairs}):
+            parent.mkdir(parents=True, exist_ok=True)
+    return pairs
+
+
+def _out_dir(file, root, outdir):
+    """Where a file's output goes: beside it, or in -o DIR at the file's place below the input directory."""
+    if outdir is None:
+        return file.parent
+    return outdir / file.parent.relative_to(root) if root is not None else outdir
+
+
+def _check_stdio(pairs, args):
+    """Refusals that concern the whole command line: --rm with stdin or stdout, binary data to a terminal."""
+    if args.rm and any(STDIO in pair for pair in pairs):
+        raise UsageError("--rm needs input and output files, not stdin (-) or stdout")
+    if any(dst == STDIO for _, dst in pairs) and sys.stdout.isatty():
+        raise UsageError("refusing to write binary data to a terminal (use -o FILE)")
+
+
+def _parallelism(jobs, threads, files, cores):
+    """(files in parallel, tile threads per file) for -j and -T (0: not given). What is not given fills the
+    cores, so that by default the two multiply to at most the cores; what is given is kept even above them."""
+    jobs = max(1, min(jobs or cores // (threads or 1), files))
+    return jobs, threads or max(1, cores // jobs)
 
 
 def _read(src):
     return sys.stdin.buffer.read() if src == STDIO else Path(src).read_bytes()
 
 
-def _write(dst, data, force):
+def _write(dst, data, force, verify=None):
     if dst == STDIO:
-        _stdout_binary().write(data)
+        sys.stdout.buffer.write(data)
     else:
-        api.write_atomic(dst, lambda f: f.write(data), force=force)
+        api.write_atomic(dst, lambda f: f.write(data), force=force, verify=verify)
 
 
-def _stdout_binary():
-    if sys.stdout.isatty():
-        raise UsageError("refusing to write binary data to a terminal (use -o FILE)")
-    return sys.stdout.buffer
-
-
-def _encode_one(compressor, src, dst, force):
-    if dst != STDIO and Path(dst).exists() and not force:
+def _encode_one(compressor, verifier, src, dst, args):
+    """Encode one file; with --rm, the written file is read back and decoded, and its pixels compared with the
+    input's, before it takes its name and the input is deleted. The -v report."""
+    if dst != STDIO and Path(dst).exists() and not args.force:
         raise FileExistsError(f"{dst} exists (use --force to overwrite)")
     if src == STDIO:
-        with Image.open(io.BytesIO(_read(src))) as im:
+        raw = _read(src)
+        size = len(raw)
+        with Image.open(io.BytesIO(raw)) as im:
             im.load()
             data = compressor.compress(im)
     else:
+        size = Path(src).stat().st_size
         data = compressor.compress(src)
-    _write(dst, data, force)
+    _write(dst, data, args.force, verify=(lambda tmp: _verify_encoded(verifier, src, tmp)) if args.rm else None)
+    if args.rm:
+        Path(src).unlink()
+    return f"{size} -> {len(data)} bytes, {api.read_header(data).bpsp:.4f} bits per sub-pixel"
 
 
-def _decode_one(decompressor, src, dst, force):
-    if dst != STDIO:
-        decompressor.decompress_to_path(_read(src), dst, force=force)
-        return
-    pixels = decompressor.decompress(_read(src))
-    if pixels.dtype.itemsize == 2:
-        pixels = pixels.astype(">u2")
-    _stdout_binary().write(pixels.view("u1").tobytes())
+def _verify_encoded(decompressor, src, written):
+    """--rm's check of a written .lcd: it decodes to the input's pixels (mode, size, samples and palette)."""
+    back = decompressor.decompress_image(Path(written).read_bytes())
+    with Image.open(src) as original:
+        original.load()
+        same = (back.mode, back.size, back.getpalette()) == (original.mode, original.size, original.getpalette())
+        if not (same and back.tobytes() == original.tobytes()):
+            raise lcodec.ChecksumError("the written file does not decode to the input's pixels (input kept)")
+
+
+def _decode_one(decompressor, src, dst, args):
+    """Decode one file (decompress checks the pixel checksum, decompress_to_path that the image file holds the
+    pixels exactly); --rm deletes the input after that. The -v report."""
+    data = _read(src)
+    if dst == STDIO:
+        pixels = decompressor.decompress(data)
+        if pixels.dtype.itemsize == 2:
+            pixels = pixels.astype(">u2")
+        raw = pixels.view("u1").tobytes()
+        sys.stdout.buffer.write(raw)
+        size = len(raw)
+    else:
+        decompressor.decompress_to_path(data, dst, force=args.force)
+        size = Path(dst).stat().st_size
+        if args.rm:
+            Path(src).unlink()
+    return f"{len(data)} -> {size} bytes, {api.read_header(data).bpsp:.4f} bits per sub-pixel"
+
+
+def _test_one(decompressor, src, _dst):
+    """-t: decode and discard; decompress raises on any damage (the pixel checksum covers every tile)."""
+    data = _read(src)
+    decompressor.decompress(data)
+    return f"ok, {len(data)} bytes, {api.read_header(data).bpsp:.4f} bits per sub-pixel"
 
 
 def _message(exc):
@@ -166,45 +275,57 @@ class _Progress:
             sys.stderr.flush()
 
 
-def _run_jobs(worker, pairs, jobs, quiet):
-    """Run worker(src, dst) over the pairs in parallel; one error line per failed file; exit status."""
-    progress = _Progress(len(pairs), not quiet)
+def _run_jobs(worker, pairs, jobs, args, name_errors=False):
+    """Run worker(src, dst) over the pairs, `jobs` at a time; in the pairs' order, one error line per failed
+    file (named when several run, or always with name_errors) and with -v the report of each other; exit status."""
+    progress = _Progress(len(pairs), not (args.quiet or args.verbose))
     failed = 0
 
     def one(pair):
+        start = time.perf_counter()
         try:
-            worker(*pair)
-            return None
+            report = worker(*pair)
         except Exception as exc:  # every input-caused failure becomes a one-line message
-            return f"{pair[0]}: {_message(exc)}" if len(pairs) > 1 else _message(exc)
+            return None, f"{pair[0]}: {_message(exc)}" if name_errors or len(pairs) > 1 else _message(exc)
+        return f"{pair[0]}: {report}, {time.perf_counter() - start:.2f} s", None
 
-    with ThreadPoolExecutor(max(1, min(jobs, len(pairs)))) as pool:
-        for msg in pool.map(one, pairs):
+    with ThreadPoolExecutor(jobs) as pool:
+        for report, msg in pool.map(one, pairs):
             progress.step()
             if msg is not None:
                 failed += 1
                 _error(msg)
+            elif args.verbose:
+                print(report, file=sys.stderr)
     return 1 if failed else 0
 
 
-def _threads(args, pairs):
-    """Tile threads per file: all jobs for one file, one each when files run in parallel."""
-    return max(1, args.jobs) if len(pairs) == 1 else 1
-
-
 def _cmd_encode(args):
-    files = _expand(args.inputs, {e for e, f in Image.registered_extensions().items() if f in Image.OPEN})
-    pairs = _plan(files, args.output, ".lcd")
-    comp = api.Compressor(args.model, learned=not args.no_learned, fallback=not args.learned_only,
-                          threads=_threads(args, pairs), effort=args.effort)
-    return _run_jobs(lambda s, d: _encode_one(comp, s, d, args.force), pairs, args.jobs, args.quiet)
+    found = _expand(args.inputs, {e for e, f in Image.registered_extensions().items() if f in Image.OPEN},
+                    args.recursive)
+    pairs = _plan(found, args.output, ".lcd")
+    _check_stdio(pairs, args)
+    jobs, threads = _parallelism(args.jobs, args.threads, len(pairs), os.cpu_count() or 1)
+    comp = api.Compressor(args.model, learned=not args.no_learned, fallback=not args.learned_only, threads=threads,
+                          effort=args.effort, metadata=not args.strip, allow_lossy=args.allow_lossy_input)
+    verifier = api.Decompressor(max_pixels=None, threads=threads) if args.rm else None
+    return _run_jobs(lambda s, d: _encode_one(comp, verifier, s, d, args), pairs, jobs, args)
 
 
 def _cmd_decode(args):
-    files = _expand(args.inputs, {".lcd"})
-    pairs = _plan(files, args.output, ".png")
-    dec = api.Decompressor(max_pixels=args.max_pixels or None, threads=_threads(args, pairs))
-    return _run_jobs(lambda s, d: _decode_one(dec, s, d, args.force), pairs, args.jobs, args.quiet)
+    found = _expand(args.inputs, {".lcd"}, args.recursive)
+    if args.test:
+        if args.rm:
+            raise UsageError("-t/--test deletes nothing (drop --rm)")
+        pairs = [(f, None) for f, _ in found]
+    else:
+        pairs = _plan(found, args.output, ".png")
+        _check_stdio(pairs, args)
+    jobs, threads = _parallelism(args.jobs, args.threads, len(pairs), os.cpu_count() or 1)
+    dec = api.Decompressor(max_pixels=args.max_pixels or None, threads=threads)
+    if args.test:
+        return _run_jobs(lambda s, d: _test_one(dec, s, d), pairs, jobs, args, name_errors=True)
+    return _run_jobs(lambda s, d: _decode_one(dec, s, d, args), pairs, jobs, args)
 
 
 def _cmd_info(args):
@@ -233,6 +354,7 @@ def _describe(name, h):
         lines.append(f"palette: {len(h.palette) // len(h.palette_mode)} {h.palette_mode} entries")
     if h.transparency is not None:
         lines.append(f"transparency: {h.transparency!r}")
+    lines += [f"metadata: {kind} {len(data)} bytes" for kind, data in getattr(h, "metadata", ())]
     lines += [
         f"size: {h.file_size} bytes (header and tile table {h.header_size}), {h.bpsp:.4f} bits per sub-pixel",
         f"pixel sha256: {h.pixel_sha256}",
@@ -270,6 +392,9 @@ def main(argv=None):
     except KeyboardInterrupt:
         _error("interrupted")
         return 130
+    except UsageError as exc:
+        _error(exc)
+        return 2
     except Exception as exc:  # lcodec's errors, OSError, and any input-caused failure: one line, no traceback
         _error(_message(exc))
         return 1

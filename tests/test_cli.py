@@ -1,5 +1,9 @@
-"""The `lcodec` command line: round trips, formats, stdin/stdout, overwrite rules, clean errors."""
+"""The `lcodec` command line: round trips, formats, stdin/stdout, overwrite rules, clean errors, exit statuses,
+and the habits of gzip and cjxl (-c, -t, --rm, -j/-T, -v, -r)."""
 
+import dataclasses
+import re
+import shutil
 import subprocess
 import sys
 
@@ -9,6 +13,7 @@ from lcd_images import MODES, in_mode, photo, same_image
 from PIL import Image
 
 import lcodec
+from lcodec import api, cli
 from lcodec.cli import main
 
 
@@ -19,10 +24,30 @@ def run(capsys, *argv):
     return status, out, err
 
 
-def assert_clean_error(status, err):
+def run_binary(capsysbinary, *argv):
+    """(exit status, stdout bytes, stderr text) of main(argv)."""
+    status = main([str(a) for a in argv])
+    out, err = capsysbinary.readouterr()
+    return status, out, err.decode()
+
+
+def assert_clean_error(status, err, code=1):
     lines = err.strip().splitlines()
-    assert status == 1 and len(lines) == 1 and lines[0].startswith("lcodec: error: "), err
+    assert status == code and len(lines) == 1 and lines[0].startswith("lcodec: error: "), err
     assert "Traceback" not in err
+
+
+def argparse_exit(capsys, *argv):
+    """(exit status, stdout, stderr) of a command line that argparse itself ends (--help, --version, its errors)."""
+    with pytest.raises(SystemExit) as exc:
+        main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return exc.value.code, out, err
+
+
+def listing(folder):
+    """Every file below `folder`, as relative paths (temporary files included: none may be left)."""
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
 
 
 @pytest.fixture
@@ -99,7 +124,6 @@ def test_failed_decode_leaves_no_file(png, capsys, tmp_path):
         (["encode", "{d}/garbage.lcd", "-o", "{d}/o.lcd"], b"not an image"),
         (["encode", "{d}/missing.png"], None),
         (["decode", "{d}/garbage.lcd", "-o", "{d}/o.xyz"], b""),
-        (["decode", "{d}/garbage.lcd", "{d}/garbage.lcd", "-o", "-"], b""),
     ],
 )
 def test_bad_inputs_give_one_line(capsys, tmp_path, argv, content):
@@ -148,8 +172,11 @@ def test_real_process_stdin_stdout(png, tmp_path):
     bad = subprocess.run([*cmd, "decode", "-", "-o", "-"], input=enc.stdout[:-3], capture_output=True, timeout=300)
     assert bad.returncode == 1 and bad.stdout == b""
     assert bad.stderr.decode().startswith("lcodec: error: ") and b"Traceback" not in bad.stderr
-    ver = subprocess.run([*cmd, "--version"], capture_output=True, timeout=300)
-    assert ver.stdout.decode().strip() == f"lcodec {lcodec.__version__}"
+    assert subprocess.run([*cmd, "decode", "-", "-c"], input=enc.stdout, capture_output=True,
+                          timeout=300).stdout == dec.stdout
+    for flag in ("--version", "-V"):
+        ver = subprocess.run([*cmd, flag], capture_output=True, timeout=300)
+        assert ver.returncode == 0 and ver.stdout.decode().strip() == f"lcodec {lcodec.__version__}"
 
 
 def test_raw_16_bit_is_big_endian(shared_data, tmp_path):
@@ -172,3 +199,239 @@ def test_explain(png, capsys, tmp_path):
     assert status == 0, err
     assert "bits per sub-pixel" in out and Image.open(tmp_path / "heat.png").format == "PNG"
     assert_clean_error(*run(capsys, "explain", png, "-o", tmp_path / "heat.png")[::2])  # exists, no --force
+
+
+def test_stdout_flag_is_dash_output(png, capsysbinary, tmp_path):
+    """-c/--stdout writes what -o - writes, for encode and decode; with -o as well it is a usage error."""
+    assert main(["encode", str(png), "--no-learned", "-o", str(tmp_path / "x.lcd")]) == 0
+    capsysbinary.readouterr()
+    status, out, err = run_binary(capsysbinary, "encode", png, "--no-learned", "-c")
+    assert status == 0 and err == "" and out == (tmp_path / "x.lcd").read_bytes()
+    status, out, err = run_binary(capsysbinary, "decode", tmp_path / "x.lcd", "--stdout")
+    assert status == 0 and out == np.asarray(Image.open(png)).tobytes()
+    assert argparse_exit(capsysbinary, "encode", png, "-c", "-o", tmp_path / "y.lcd")[0] == 2
+    assert not (tmp_path / "y.lcd").exists()
+
+
+def test_test_flag_verifies_and_writes_nothing(png, capsys, tmp_path):
+    """-t decodes every file and writes nothing: exit status 0 when all are sound, else 1 and one line per bad file."""
+    good = tmp_path / "good.lcd"
+    assert run(capsys, "encode", png, "-o", good)[0] == 0  # the model's path
+    data = good.read_bytes()
+    flipped = bytearray(data)
+    flipped[-5] ^= 0xFF
+    (tmp_path / "flipped.lcd").write_bytes(bytes(flipped))
+    (tmp_path / "short.lcd").write_bytes(data[:-3])
+    before = listing(tmp_path)
+    assert run(capsys, "decode", "-t", good) == (0, "", "")
+    status, out, err = run(capsys, "decode", "--test", tmp_path, "-q")
+    lines = err.strip().splitlines()
+    assert status == 1 and out == "" and len(lines) == 2, err
+    assert lines[0].startswith(f"lcodec: error: {tmp_path / 'flipped.lcd'}: ")
+    assert lines[1].startswith(f"lcodec: error: {tmp_path / 'short.lcd'}: ")
+    status, _, err = run(capsys, "decode", "-t", tmp_path / "short.lcd")
+    assert_clean_error(status, err)
+    assert "short.lcd: " in err  # named even when it is the only file
+    status, _, err = run(capsys, "decode", "-t", "-v", good)
+    assert status == 0 and re.fullmatch(rf"{re.escape(str(good))}: ok, {len(data)} bytes, [0-9.]+ bits per "
+                                        r"sub-pixel, [0-9.]+ s\n", err), err
+    assert argparse_exit(capsys, "decode", "-t", good, "-o", tmp_path / "x.png")[0] == 2
+    assert argparse_exit(capsys, "decode", "-t", good, "-c")[0] == 2
+    assert_clean_error(*run(capsys, "decode", "-t", good, "--rm")[::2], code=2)
+    assert listing(tmp_path) == before
+
+
+def test_rm_deletes_only_verified_inputs(shared_data, capsys, tmp_path, monkeypatch):
+    """encode --rm: the input goes only once its .lcd is written and decodes to its pixels; never on an error."""
+    src = tmp_path / "src"
+    src.mkdir()
+    image = photo(shared_data, 40, 50)
+    for name in "abc":
+        image.save(src / f"{name}.png")
+    (src / "bad.png").write_bytes(b"not an image")
+    assert run(capsys, "encode", src / "a.png", "--rm") == (0, "", "")
+    assert not (src / "a.png").exists() and same_image(api.decompress_image(src / "a.lcd"), image)
+    (src / "b.lcd").write_bytes(b"keep me")  # exists, no --force
+    assert_clean_error(*run(capsys, "encode", src / "b.png", "--rm")[::2])
+    assert (src / "b.png").exists() and (src / "b.lcd").read_bytes() == b"keep me"
+    assert_clean_error(*run(capsys, "encode", src / "bad.png", "--rm")[::2])
+    with monkeypatch.context() as m:  # a written file that would decode to other pixels
+        m.setattr(api.Decompressor, "decompress_image", lambda self, data: image.transpose(Image.Transpose.ROTATE_180))
+        status, _, err = run(capsys, "encode", src / "c.png", "--rm", "--no-learned")
+    assert_clean_error(status, err)
+    assert "does not decode to the input" in err and (src / "c.png").exists() and not (src / "c.lcd").exists()
+    assert_clean_error(*run(capsys, "encode", src / "c.png", "-c", "--rm")[::2], code=2)
+    assert_clean_error(*run(capsys, "encode", "-", "-o", src / "d.lcd", "--rm")[::2], code=2)
+    assert listing(src) == ["a.lcd", "b.lcd", "b.png", "bad.png", "c.png"]  # no temporary file left either
+
+
+def test_rm_decode_deletes_only_written_outputs(shared_data, capsys, tmp_path):
+    """decode --rm: the .lcd goes only once the image file is written and holds the pixels exactly."""
+    rgba = in_mode(photo(shared_data, 20, 30), "RGBA")
+    rgba.save(tmp_path / "a.png")
+    lcd = tmp_path / "lcd"
+    lcd.mkdir()
+    assert run(capsys, "encode", tmp_path / "a.png", "--no-learned", "-o", lcd / "a.lcd")[0] == 0
+    data = (lcd / "a.lcd").read_bytes()
+    for name in "bc":
+        (lcd / f"{name}.lcd").write_bytes(data)
+    (lcd / "bad.lcd").write_bytes(data[:-3])
+    out = tmp_path / "out"
+    assert run(capsys, "decode", lcd / "a.lcd", "-o", f"{out}/", "--rm") == (0, "", "")
+    assert not (lcd / "a.lcd").exists() and same_image(Image.open(out / "a.png"), rgba)
+    assert_clean_error(*run(capsys, "decode", lcd / "b.lcd", "-o", out / "b.ppm", "--rm")[::2])  # PPM drops alpha
+    assert_clean_error(*run(capsys, "decode", lcd / "bad.lcd", "-o", f"{out}/", "--rm")[::2])
+    assert_clean_error(*run(capsys, "decode", lcd / "c.lcd", "-o", out / "a.png", "--rm")[::2])  # exists
+    assert_clean_error(*run(capsys, "decode", lcd / "c.lcd", "-c", "--rm")[::2], code=2)
+    assert listing(lcd) == ["b.lcd", "bad.lcd", "c.lcd"] and listing(out) == ["a.png"]
+
+
+@pytest.mark.parametrize(
+    "jobs, threads, files, cores, expected",
+    [
+        (0, 0, 1, 8, (1, 8)),  # one file: every core to its tiles
+        (0, 0, 10, 8, (8, 1)),  # many files: one core each
+        (0, 0, 3, 8, (3, 2)),  # three files share the cores
+        (2, 0, 10, 8, (2, 4)),  # -j 2: the threads fill the cores
+        (0, 3, 10, 8, (2, 3)),  # -T 3: the jobs fill the cores
+        (5, 0, 2, 8, (2, 4)),  # more jobs than files: one job per file
+        (0, 16, 4, 8, (1, 16)),  # -T above the cores: as asked, one file at a time
+        (4, 4, 10, 8, (4, 4)),  # both given: as asked, even above the cores
+        (0, 0, 5, 1, (1, 1)),
+    ],
+)
+def test_jobs_times_threads_stays_within_the_cores(jobs, threads, files, cores, expected):
+    assert cli._parallelism(jobs, threads, files, cores) == expected
+    if not (jobs and threads) and threads <= cores:
+        assert expected[0] * expected[1] <= cores
+
+
+def test_threads_reach_the_coder(shared_data, capsys, tmp_path, monkeypatch):
+    """-T is the threads of each Compressor/Decompressor; without it, the cores left over by -j."""
+    made = []
+    for name in ("Compressor", "Decompressor"):
+        real = getattr(api, name)
+        monkeypatch.setattr(cli.api, name, lambda *a, _real=real, **k: made.append(k.get("threads")) or _real(*a, **k))
+    monkeypatch.setattr(cli.os, "cpu_count", lambda: 4)
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(3):
+        photo(shared_data, 16, 20, index=i + 1).save(src / f"{i}.png")
+    assert run(capsys, "encode", src / "0.png", "-o", tmp_path / "one.lcd")[0] == 0
+    assert run(capsys, "encode", src, "-o", tmp_path / "lcd", "-q", "--no-learned")[0] == 0
+    assert run(capsys, "encode", src, "-o", tmp_path / "lcd2", "-j", "3", "-T", "2", "-q", "--no-learned")[0] == 0
+    assert run(capsys, "decode", tmp_path / "lcd", "-o", tmp_path / "png", "-T", "3", "-q")[0] == 0
+    assert made == [4, 1, 2, 3]
+    monkeypatch.undo()
+    assert np.array_equal(lcodec.decompress(tmp_path / "one.lcd"), np.asarray(Image.open(src / "0.png")))
+    assert argparse_exit(capsys, "encode", src, "-T", "-1")[0] == 2
+    assert argparse_exit(capsys, "encode", src, "-j", "x")[0] == 2
+
+
+def test_verbose_line_per_file(shared_data, capsys, tmp_path):
+    """-v: for each file, in order, its name, input and output sizes, bits per sub-pixel and seconds, on stderr."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for i, mode in enumerate(("RGB", "L")):
+        in_mode(photo(shared_data, 24, 30, index=i + 1), mode).save(src / f"{i}.png")
+    line = re.compile(r"(.+): (\d+) -> (\d+) bytes, (\d+\.\d{4}) bits per sub-pixel, (\d+\.\d\d) s")
+    status, out, err = run(capsys, "encode", src, "-o", tmp_path / "lcd", "-v")
+    assert status == 0 and out == "" and "[" not in err  # the lines replace the progress bar
+    for i, text in enumerate(err.splitlines()):
+        name, size_in, size_out, bpsp, _ = line.fullmatch(text).groups()
+        data = (tmp_path / "lcd" / f"{i}.lcd").read_bytes()
+        h = lcodec.read_header(data)
+        assert name == str(src / f"{i}.png") and int(size_in) == (src / f"{i}.png").stat().st_size
+        assert int(size_out) == len(data) and bpsp == f"{8 * len(data) / (h.width * h.height * h.channels):.4f}"
+    assert len(err.splitlines()) == 2
+    status, _, err = run(capsys, "decode", tmp_path / "lcd" / "1.lcd", "-o", tmp_path / "1.png", "--verbose")
+    name, size_in, size_out, _, _ = line.fullmatch(err.strip()).groups()
+    assert int(size_in) == (tmp_path / "lcd" / "1.lcd").stat().st_size
+    assert int(size_out) == (tmp_path / "1.png").stat().st_size
+
+
+def test_short_version(capsys):
+    assert argparse_exit(capsys, "-V")[:2] == (0, f"lcodec {lcodec.__version__}\n")
+
+
+def test_exit_statuses(png, capsys, tmp_path):
+    """0 every file done, 1 a file failed, 2 a command line that cannot be carried out (ours as argparse's);
+    --help says so."""
+    lcd = tmp_path / "x.lcd"
+    assert run(capsys, "encode", png, "--no-learned", "-o", lcd)[0] == 0
+    assert_clean_error(*run(capsys, "decode", tmp_path / "missing.lcd", "-o", tmp_path / "x.png")[::2], code=1)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "sub").mkdir()
+    shutil.copy(png, tmp_path / "sub" / "in.png")
+    kept = png.read_bytes()
+    for argv in (
+        ["decode", lcd, lcd, "-o", "-"],  # several inputs to stdout
+        ["encode", png, "-c", "--rm"],
+        ["decode", tmp_path / "empty"],  # no input files found
+        ["encode", png, "-o", png, "--force"],  # the output would replace its input
+        ["encode", png, tmp_path / "sub" / "in.png", "-o", f"{tmp_path / 'out'}/"],  # two inputs, one output
+    ):
+        assert_clean_error(*run(capsys, *argv)[::2], code=2)
+    assert png.read_bytes() == kept and not (tmp_path / "out").exists()
+    assert argparse_exit(capsys, "encode")[0] == 2 and argparse_exit(capsys, "decode", lcd, "--bogus")[0] == 2
+    for argv in (["--help"], ["encode", "--help"], ["decode", "--help"]):
+        status, out, _ = argparse_exit(capsys, *argv)
+        assert status == 0 and "exit status: 0 every file done, 1 a file failed" in " ".join(out.split())
+
+
+def test_recursive_keeps_the_tree(shared_data, capsys, tmp_path):
+    """-r walks directories; the outputs under -o DIR keep the inputs' tree (without -r: the top level only)."""
+    src = tmp_path / "src"
+    files = ["top.png", "a/one.png", "a/b/two.png"]
+    for i, rel in enumerate(files):
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        in_mode(photo(shared_data, 10 + i, 14, index=i + 1), ("RGB", "L", "P")[i]).save(src / rel)
+    assert run(capsys, "encode", src, "-o", tmp_path / "flat", "--no-learned", "-q")[0] == 0
+    assert listing(tmp_path / "flat") == ["top.lcd"]  # a directory input: -o is a directory
+    assert run(capsys, "encode", src, "-r", "-o", tmp_path / "lcd", "--no-learned", "-q")[0] == 0
+    assert listing(tmp_path / "lcd") == ["a/b/two.lcd", "a/one.lcd", "top.lcd"]
+    assert run(capsys, "decode", tmp_path / "lcd", "--recursive", "-o", tmp_path / "png", "-q")[0] == 0
+    assert listing(tmp_path / "png") == ["a/b/two.png", "a/one.png", "top.png"]
+    for rel in files:
+        assert same_image(Image.open(tmp_path / "png" / rel), Image.open(src / rel))
+    assert run(capsys, "encode", src / "a", "-r", "--no-learned", "-q")[0] == 0  # no -o: beside each input
+    assert listing(src / "a") == ["b/two.lcd", "b/two.png", "one.lcd", "one.png"]
+    shutil.copytree(src / "a", tmp_path / "twin")  # one.png in both: one output for two inputs, refused
+    assert_clean_error(*run(capsys, "encode", src / "a", tmp_path / "twin", "-o", tmp_path / "clash")[::2], code=2)
+    assert not (tmp_path / "clash").exists()
+
+
+def test_metadata_kept_unless_strip(shared_data, capsys, tmp_path):
+    """The image file's metadata goes into the .lcd and back out (info lists it); --strip drops it."""
+    from PIL import PngImagePlugin
+
+    text = PngImagePlugin.PngInfo()
+    text.add_text("Comment", "kept by default")
+    photo(shared_data, 20, 24).save(tmp_path / "a.png", pnginfo=text, dpi=(300, 300))
+    assert run(capsys, "encode", tmp_path / "a.png", "-o", tmp_path / "kept.lcd", "--no-learned")[0] == 0
+    blocks = lcodec.read_header(tmp_path / "kept.lcd").metadata
+    status, out, _ = run(capsys, "info", tmp_path / "kept.lcd")
+    assert status == 0 and blocks and re.findall(r"^metadata: (\S+) (\d+) bytes$", out, re.M) == [
+        (str(kind), str(len(data))) for kind, data in blocks]
+    assert run(capsys, "decode", tmp_path / "kept.lcd", "-o", tmp_path / "back.png")[0] == 0
+    assert Image.open(tmp_path / "back.png").text["Comment"] == "kept by default"
+    assert run(capsys, "encode", tmp_path / "a.png", "-o", tmp_path / "bare.lcd", "--no-learned", "--strip")[0] == 0
+    assert lcodec.read_header(tmp_path / "bare.lcd").metadata == ()
+    assert "metadata:" not in run(capsys, "info", tmp_path / "bare.lcd")[1]
+
+
+def test_info_lists_metadata(png, capsys, tmp_path):
+    run(capsys, "encode", png, "--no-learned", "-o", tmp_path / "x.lcd")
+    h = dataclasses.replace(lcodec.read_header(tmp_path / "x.lcd"), metadata=(("icc", b"\0" * 3), ("text", b"ab")))
+    assert cli._describe("x.lcd", h).count("\nmetadata: ") == 2 and "metadata: icc 3 bytes\n" in cli._describe("x", h)
+
+
+def test_lossy_input_needs_allow_lossy_input(shared_data, capsys, tmp_path):
+    """A JPEG is refused with a one-line reason unless --allow-lossy-input; then it codes its decoded pixels."""
+    photo(shared_data, 32, 40).save(tmp_path / "a.jpg", quality=90)
+    pixels = np.asarray(Image.open(tmp_path / "a.jpg"))
+    status, _, err = run(capsys, "encode", tmp_path / "a.jpg")
+    assert_clean_error(status, err)
+    assert "--allow-lossy-input" in err and not (tmp_path / "a.lcd").exists()
+    assert run(capsys, "encode", tmp_path / "a.jpg", "--allow-lossy-input", "--rm", "--no-learned")[0] == 0
+    assert not (tmp_path / "a.jpg").exists() and np.array_equal(lcodec.decompress(tmp_path / "a.lcd"), pixels)

@@ -1,14 +1,26 @@
-"""The README's "## Usage" examples run as written: the Python block, then each shell line; so does the coder's."""
+"""The README's examples run as written: its first command (on the repository alone), the "## Usage" Python block
+and each shell line, and the coder's."""
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+REPO = Path(__file__).resolve().parents[1]
+README = REPO / "README.md"
+INSTALL = "pip install . && "  # how the first command starts; .ci/run finds the README's commands the same way
+
+
+def _first_command():
+    lines = [line for line in README.read_text(encoding="utf-8").splitlines() if line.startswith(INSTALL)]
+    assert len(lines) == 1, lines
+    return lines[0]
 
 
 def _usage_blocks():
@@ -23,6 +35,21 @@ def workdir(shared_data, tmp_path):
     (tmp_path / "shared").symlink_to(shared_data.parent, target_is_directory=True)
     (tmp_path / "work").mkdir()
     return tmp_path / "work"
+
+
+def test_first_command_needs_only_the_repository(tmp_path):
+    """The first command past its install, in a folder that has only the repository's examples/ (no ../shared):
+    the image it encodes is in the repository and comes back exact. .ci/run runs it whole in a fresh clone."""
+    command = _first_command()
+    (source, lcd), = re.findall(r"lcodec encode (\S+) -o (\S+)", command)
+    (lcd_again, output), = re.findall(r"lcodec decode (\S+) -o (\S+)", command)
+    assert lcd_again == lcd and "shared" not in command and (REPO / source).is_file()
+    shutil.copytree(REPO / "examples", tmp_path / "examples")
+    env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+    done = subprocess.run(command.removeprefix(INSTALL), shell=True, cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert np.array_equal(np.asarray(Image.open(tmp_path / output)), np.asarray(Image.open(REPO / source)))
 
 
 def test_usage_section_has_python_and_shell():
