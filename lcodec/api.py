@@ -18,6 +18,7 @@ the input and the payloads, decoding the output and the file (peak figures: benc
 import functools
 import os
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -211,13 +212,13 @@ class Compressor:
                             best = other
                 elif best is None:
                     best = _fallback.encode(plane, bits)
-                out.append(best)
+                out.append((*best, container.samples_crc(plane)))
             return out
 
         with ThreadPoolExecutor(self.threads) as pool:
             coded = [mp for tile_coded in pool.map(code_tile, container.tile_boxes(height, width, tile))
                      for mp in tile_coded]
-        methods = tuple(m for m, _ in coded)
+        methods = tuple(m for m, _, _ in coded)
         uses_model = any(m in MODEL_METHODS for m in methods)
         header = container.Header(
             mode=mode.name, width=width, height=height, tile=tile,
@@ -225,9 +226,9 @@ class Compressor:
             model=net.name if uses_model else None, model_sha256=net.sha256 if uses_model else None,
             palette_mode=palette_mode, palette=palette, transparency=transparency,
             pixel_sha256=container.pixel_checksum(pixels), methods=methods,
-            metadata=blocks if self.metadata else (),
+            metadata=blocks if self.metadata else (), crcs=tuple(c for _, _, c in coded),
         )
-        return container.pack(header, [p for _, p in coded])
+        return container.pack(header, [p for _, p, _ in coded])
 
 
 class Decompressor:
@@ -256,33 +257,46 @@ class Decompressor:
         header, payloads = container.parse(_as_bytes(data), max_pixels=self.max_pixels)
         mode = MODE_BY_NAME[header.mode]
         net = self._net_for(header) if header.model else None
-        pixels = np.empty(mode.shape(header.height, header.width), mode.dtype)
-        planes = pixels.reshape(header.height, header.width, mode.channels)
         boxes = container.tile_boxes(header.height, header.width, header.tile)
         groups = len(mode.groups)
+        strict = header.version >= 3  # per-tile CRCs, and streams that must not run past their end
 
         def decode_tile(i):
+            """The planes of tile i, each checked against its CRC (version 3) as soon as it is decoded."""
             y0, y1, x0, x1 = boxes[i]
-            c0 = 0
+            planes = []
             for g, (c, bits) in enumerate(mode.groups):
-                method, payload = header.methods[i * groups + g], payloads[i * groups + g]
+                k = i * groups + g
+                method, payload = header.methods[k], payloads[k]
                 if method in MODEL_METHODS:
                     if g != 0 or not mode.learned_group or net.channels != c:
                         raise FormatError(f"learned tile for a plane group the model cannot code (mode {mode.name})")
-                    coding = _stages()[method]
                     try:
-                        plane = coding.decode_tile(net, payload, y1 - y0, x1 - x0)
+                        plane = _stages()[method].decode_tile(net, payload, y1 - y0, x1 - x0, strict=strict)
                     except FormatError:
                         raise
                     except Exception as e:  # garbage payloads must surface as format errors
                         raise FormatError(f"corrupted learned tile ({type(e).__name__})") from e
                 else:
                     plane = _fallback.decode(method, payload, y1 - y0, x1 - x0, c, bits)
-                planes[y0:y1, x0:x1, c0 : c0 + c] = plane
-                c0 += c
+                if strict and container.samples_crc(plane) != header.crcs[k]:
+                    raise ChecksumError(f"tile {i} (rows {y0}-{y1 - 1}, columns {x0}-{x1 - 1}) does not match its "
+                                        "checksum (corrupted file)")
+                planes.append(plane)
+            return planes
 
-        with ThreadPoolExecutor(self.threads) as pool:
-            list(pool.map(decode_tile, range(len(boxes))))
+        def place(i, planes):
+            y0, y1, x0, x1 = boxes[i]
+            c0 = 0
+            for plane in planes:
+                out[y0:y1, x0:x1, c0:c0 + plane.shape[2]] = plane
+                c0 += plane.shape[2]
+
+        first = decode_tile(0)  # the image is allocated once a tile has shown the file is what it claims
+        pixels = np.empty(mode.shape(header.height, header.width), mode.dtype)
+        out = pixels.reshape(header.height, header.width, mode.channels)
+        place(0, first)
+        _run_tiles(lambda i: place(i, decode_tile(i)), range(1, len(boxes)), self.threads)
         if container.pixel_checksum(pixels) != header.pixel_sha256:
             raise ChecksumError("decoded pixels do not match the file's checksum (corrupted file)")
         return header, pixels
@@ -307,6 +321,30 @@ class Decompressor:
         extra = _metadata.save_arguments(header.metadata, fmt)
         return write_atomic(path, lambda f: image.save(f, format=fmt, **extra), force=force,
                             verify=lambda tmp: _check_lossless(image, tmp, fmt))
+
+
+def _run_tiles(work, indices, threads):
+    """work(i) for every index on `threads` threads; the first error stops every thread before its next tile and is
+    raised (a corrupted file costs about one tile per thread, not the whole image)."""
+    todo, lock, failed, errors = iter(indices), threading.Lock(), threading.Event(), []
+
+    def worker():
+        while not failed.is_set():
+            with lock:
+                i = next(todo, None)
+            if i is None:
+                return
+            try:
+                work(i)
+            except BaseException as exc:
+                errors.append(exc)
+                failed.set()
+
+    with ThreadPoolExecutor(threads) as pool:
+        for _ in range(threads):
+            pool.submit(worker)
+    if errors:
+        raise errors[0]
 
 
 def _as_bytes(data):

@@ -15,8 +15,8 @@ import numpy as np
 from lcodec.errors import FormatError, LimitError, UnsupportedVersionError
 
 SIGNATURE = b"\x8bLCD\r\n\x1a\n"
-VERSION = 3              # what this build writes where a file needs it; a file records the lowest that reads it
-VERSIONS = (1, 2, 3)
+VERSION = 3              # what this build writes
+VERSIONS = (1, 2, 3)     # what it reads
 
 MAX_DIMENSION = 1 << 20
 DEFAULT_MAX_PIXELS = 1 << 28
@@ -38,7 +38,8 @@ MODEL_METHODS = (LEARNED, MIXED)  # the methods that need the header's model
 METHOD_VERSION = {MIXED: 2}       # methods that version 1 does not have
 
 _FIXED = struct.Struct(">8sBBIIHBB")  # signature .. model name length
-_ENTRY = struct.Struct(">BI")   # a tile table entry, and a metadata block's (kind, length)
+_ENTRY = struct.Struct(">BI")   # a tile table entry of versions 1 and 2, and a metadata block's (kind, length)
+_ENTRY3 = struct.Struct(">BII")  # a tile table entry of version 3: method, length, CRC-32 of the decoded samples
 _U16 = struct.Struct(">H")
 _U32 = struct.Struct(">I")
 _SHA = 32
@@ -103,8 +104,9 @@ class Header:
     methods: tuple = ()
     lengths: tuple = ()
     metadata: tuple = ()  # ((kind, bytes), ...): the image file's ICC profile, EXIF, XMP, text... (section 3)
+    crcs: tuple = ()  # per table entry, the CRC-32 of its decoded samples (version 3; empty before)
     header_size: int = 0
-    version: int | None = field(default=None, compare=False)  # as read; pack writes file_version(...)
+    version: int | None = field(default=None, compare=False)  # as read; pack writes VERSION
     file_size: int = field(default=0, compare=False)
 
     @property
@@ -140,11 +142,21 @@ def tile_boxes(height, width, tile):
 
 def pixel_checksum(pixels):
     """SHA-256 of the canonical pixel bytes (FORMAT.md section 5)."""
+    return hashlib.sha256(_canonical(pixels).data).hexdigest()
+
+
+def samples_crc(samples):
+    """CRC-32 of the canonical bytes of one tile's plane group (section 2): what version 3 checks tile by tile."""
+    return zlib.crc32(_canonical(samples).data)
+
+
+def _canonical(pixels):
+    """The samples as FORMAT.md section 5 orders them: C order, 0/1 bytes for 1-bit, big-endian 16-bit."""
     if pixels.dtype == np.uint16:
         pixels = pixels.astype(">u2")
     elif pixels.dtype == bool:  # canonical 0/1 even for bool arrays holding other bytes (Pillow's mode 1)
         pixels = (pixels.view(np.uint8) != 0).view(np.uint8)
-    return hashlib.sha256(np.ascontiguousarray(pixels).data).hexdigest()
+    return np.ascontiguousarray(pixels)
 
 
 def _encode_meta(header):
@@ -212,9 +224,9 @@ def _decode_meta(meta, mode):
     return palette_mode, palette, transparency
 
 
-def file_version(methods, metadata=()):
-    """The lowest format version that has every one of these methods, and metadata blocks if there are any."""
-    return max([BLOCKS_VERSION if metadata else 1] + [METHOD_VERSION.get(m, 1) for m in methods])
+def file_version(methods):
+    """The lowest format version that has every one of these methods."""
+    return max([1] + [METHOD_VERSION.get(m, 1) for m in methods])
 
 
 def _encode_blocks(metadata):
@@ -240,16 +252,17 @@ def pack(header, payloads):
         raise FormatError(f"model name {header.model!r} cannot be stored")
     sha = bytes.fromhex(header.model_sha256) if header.model else bytes(_SHA)
     meta = _encode_meta(header)
-    version = file_version(header.methods, header.metadata)
+    version = VERSION
     head = bytearray(
         _FIXED.pack(SIGNATURE, version, mode.code, header.width, header.height, header.tile,
                     header.precision if name else 0, len(name))
     )
     head += name + sha + _U16.pack(len(meta)) + meta + bytes.fromhex(header.pixel_sha256)
-    directory, blocks = _encode_blocks(header.metadata) if version >= BLOCKS_VERSION else (b"", b"")
+    directory, blocks = _encode_blocks(header.metadata)
     head += directory
     head += _U32.pack(zlib.crc32(head))
-    table = b"".join(_ENTRY.pack(m, len(p)) for m, p in zip(header.methods, payloads, strict=True))
+    crcs = header.crcs or (0,) * len(header.methods)  # none given (a file made by hand): zeros, which fail to match
+    table = b"".join(_ENTRY3.pack(m, len(p), c) for m, p, c in zip(header.methods, payloads, crcs, strict=True))
     return b"".join([bytes(head), blocks, table, _U32.pack(zlib.crc32(table)), *payloads])
 
 
@@ -379,12 +392,14 @@ def _parse_header(data, size, max_pixels):
     metadata, table_pos = (), crc_pos + 4
     if version >= BLOCKS_VERSION:
         metadata, table_pos = _decode_blocks(data, sum_pos + _SHA, crc_pos, size)
-    payload_pos = table_pos + _ENTRY.size * entries + 4
+    entry = _ENTRY3 if version >= 3 else _ENTRY
+    payload_pos = table_pos + entry.size * entries + 4
     _need(data, payload_pos, size, "truncated lcodec tile table")
     table = data[table_pos : payload_pos - 4]
     if zlib.crc32(table) != _U32.unpack_from(data, payload_pos - 4)[0]:
         raise FormatError("lcodec tile table CRC mismatch (corrupted file)")
-    methods, lengths = zip(*_ENTRY.iter_unpack(table))
+    fields = list(zip(*entry.iter_unpack(table)))
+    methods, lengths, crcs = fields[0], fields[1], tuple(fields[2]) if version >= 3 else ()
     if any(m not in METHOD_NAMES for m in methods):
         raise FormatError("unknown coding method in tile table")
     if file_version(methods) > version:
@@ -400,5 +415,5 @@ def _parse_header(data, size, max_pixels):
         model=name.decode("ascii") if n else None, model_sha256=sha.hex() if n else None,
         palette_mode=palette_mode, palette=palette, transparency=transparency,
         pixel_sha256=bytes(data[sum_pos : sum_pos + _SHA]).hex(), methods=methods, lengths=lengths,
-        metadata=metadata, header_size=payload_pos, version=version, file_size=size,
+        metadata=metadata, crcs=crcs, header_size=payload_pos, version=version, file_size=size,
     )

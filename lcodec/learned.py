@@ -15,6 +15,7 @@ from lcodec.entropy.range_coder import (
     enc_step, enc_store, max_encoded_size,
 )
 from lcodec.model import adaptive, pixel
+from lcodec.model.pixel import SLACK, TRIM
 from lcodec.model.mixture import PRECISION, cdf_at, mixture, search
 from lcodec.model.network import forward, padded
 
@@ -22,9 +23,11 @@ ENCODE, DECODE, TABLE = 0, 1, 2
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _loop(mode, img, data, bits, table, net, work, st):
-    """ENCODE img -> stream (and -log2 q into bits when it has img's shape), DECODE data into img, or TABLE: every
-    CDF of img into table. Each mode compiles on its own (`_KERNELS`), so the others' branches cost nothing."""
+def _loop(mode, img, data, bits, table, net, work, st, slack):
+    """ENCODE img -> (stream, 0) (and -log2 q into bits when it has img's shape), DECODE data into img -> (empty,
+    bytes read), or TABLE: every CDF of img into table. A decoder that has read more than `slack` bytes past the end
+    of data (slack >= 0) stops there: the stream was not this tile's. Each mode compiles on its own (`_KERNELS`), so
+    the others' branches cost nothing."""
     h, w, c = img.shape
     r = net.cfg.radius
     pad = np.zeros((h + r, w + 2 * r, c), np.int16) if mode == DECODE else padded(img, r)
@@ -65,26 +68,28 @@ def _loop(mode, img, data, bits, table, net, work, st):
                             bits[y, x, ch] = PRECISION - math.log2(c_hi - c_lo)
                 if shift:
                     adaptive.learn(st, y, x, ch, v, shift)
+            if mode == DECODE and 0 <= slack < np.int64(dpos) - data.shape[0]:
+                return buf, np.int64(dpos)
     if mode != ENCODE:
-        return buf
+        return buf, np.int64(dpos)
     enc_store(estate, low, rng, cache, pending, carry, pos, started)
-    n = enc_finish(estate, buf)
-    return buf[:n].copy()
+    n = enc_finish(estate, buf, TRIM)
+    return buf[:n].copy(), np.int64(0)
 
 
 @njit(cache=True, nogil=True)
-def _encode(img, data, bits, table, net, work, st):
-    return _loop(ENCODE, img, data, bits, table, net, work, st)
+def _encode(img, data, bits, table, net, work, st, slack):
+    return _loop(ENCODE, img, data, bits, table, net, work, st, slack)
 
 
 @njit(cache=True, nogil=True)
-def _decode(img, data, bits, table, net, work, st):
-    return _loop(DECODE, img, data, bits, table, net, work, st)
+def _decode(img, data, bits, table, net, work, st, slack):
+    return _loop(DECODE, img, data, bits, table, net, work, st, slack)
 
 
 @njit(cache=True, nogil=True)
-def _table(img, data, bits, table, net, work, st):
-    return _loop(TABLE, img, data, bits, table, net, work, st)
+def _table(img, data, bits, table, net, work, st, slack):
+    return _loop(TABLE, img, data, bits, table, net, work, st, slack)
 
 
 _KERNELS = {ENCODE: _encode, DECODE: _decode, TABLE: _table}
@@ -93,22 +98,25 @@ _NO_BITS = np.zeros((0, 0, 0))
 _NO_TABLE = np.zeros((0, 0, 0, 0), np.int64)
 
 
-def _run(mode, net, img, data=_NO_DATA, bits=_NO_BITS, table=_NO_TABLE):
+def _run(mode, net, img, data=_NO_DATA, bits=_NO_BITS, table=_NO_TABLE, slack=-1):
     return _KERNELS[mode](img, data, bits, table, net.kernel_net, pixel.work_buffers(net),
-                   pixel.state(net, img.shape[1]))
+                          pixel.state(net, img.shape[1]), slack)
 
 
 def encode_tile(net, tile):
     """Code a uint8 tile (h, w, C) -> stream bytes. Releases the GIL while coding."""
-    return _run(ENCODE, net, pixel.check_tile(net, tile)).tobytes()
+    return _run(ENCODE, net, pixel.check_tile(net, tile))[0].tobytes()
 
 
-def decode_tile(net, data, h, w):
-    """Decode h x w pixels from a stream of encode_tile. Any bytes decode to some pixels, never crash or hang:
-    the container's checksum is what detects corrupt data."""
+def decode_tile(net, data, h, w, *, strict=False):
+    """Decode h x w pixels from a stream of encode_tile. Any bytes decode to some pixels, never crash or hang: the
+    container's checksums are what detect corrupt data. strict (version 3 files): a stream that runs more than SLACK
+    bytes past its end is a FormatError, found as soon as it happens."""
     h, w = pixel.check_size(h, w)
     img = np.zeros((h, w, net.channels), np.uint8)
-    _run(DECODE, net, img, data=np.frombuffer(bytes(data), np.uint8))
+    stream = np.frombuffer(bytes(data), np.uint8)
+    _, read = _run(DECODE, net, img, data=stream, slack=SLACK if strict else -1)
+    pixel.check_exhausted(read, len(stream), SLACK if strict else -1)
     return img
 
 

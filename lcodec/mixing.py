@@ -24,6 +24,7 @@ from lcodec.entropy.range_coder import (
 )
 from lcodec.errors import FormatError, InvalidInputError
 from lcodec.model import adaptive, pixel
+from lcodec.model.pixel import SLACK, TRIM
 from lcodec.model.fixed_point import MU_FRAC, bit_length
 from lcodec.model.mixture import PRECISION, cdf_at, mean, mixture, spread
 from lcodec.model.network import forward, padded
@@ -220,9 +221,10 @@ def _contexts(pad, errs, y, x, ch, r, pv, ctx):
 
 
 @njit(cache=True, nogil=True)
-def _mix_kernel(decoding, img, data, bits, prm, tabs, net, work, adapt):
-    """Encode img (decoding = False) -> stream, or decode data into img -> empty: one loop, so the encoder and the
-    decoder compute every probability the same way."""
+def _mix_kernel(decoding, img, data, bits, prm, tabs, net, work, adapt, slack):
+    """Encode img (decoding = False) -> (stream, 0), or decode data into img -> (empty, bytes read): one loop, so the
+    encoder and the decoder compute every probability the same way. A decoder that has read more than `slack` bytes
+    past the end of data (slack >= 0) stops there."""
     h, w, c = img.shape
     r = net.cfg.radius
     table_bits, limit, lr, lr_shift, apm_rate = prm.table_bits, prm.limit, prm.lr, prm.lr_shift, prm.apm_rate
@@ -412,6 +414,8 @@ def _mix_kernel(decoding, img, data, bits, prm, tabs, net, work, adapt):
                     pad[y + r, x + r, ch] = lo - 128
                 if shift:
                     adaptive.learn(adapt, y, x, ch, lo, shift)
+            if decoding and 0 <= slack < np.int64(dpos) - data.shape[0]:
+                return buf, np.int64(dpos)
             if match_bits:  # a match that predicted this pixel goes on to the next one
                 hit = mpos >= 0
                 for ch in range(c):
@@ -423,10 +427,10 @@ def _mix_kernel(decoding, img, data, bits, prm, tabs, net, work, adapt):
                     mpos = -1
                     mlen = 0
     if decoding:
-        return buf
+        return buf, np.int64(dpos)
     enc_store(estate, low, rng, cache, pending, carry, pos, started)
-    n = enc_finish(estate, buf)
-    return buf[:n].copy()
+    n = enc_finish(estate, buf, TRIM)
+    return buf[:n].copy(), np.int64(0)
 
 
 MIN_RADIUS = 3  # the contexts and the match model read up to three pixels left and two rows up
@@ -447,9 +451,9 @@ def _params(config):
 _NO_DATA = np.frombuffer(b"", np.uint8)  # read-only, as a decoded payload is: one compiled kernel
 
 
-def _run(decoding, net, img, data, bits, p):
+def _run(decoding, net, img, data, bits, p, slack=-1):
     return _mix_kernel(decoding, img, data, bits, p, tables(p.limit), net.kernel_net, pixel.work_buffers(net),
-                       pixel.state(net, img.shape[1]))
+                       pixel.state(net, img.shape[1]), slack)
 
 
 def _encode(net, tile, config, bits):
@@ -458,7 +462,7 @@ def _encode(net, tile, config, bits):
     tile = pixel.check_tile(net, tile)
     p = _params(config)
     out = np.zeros(tile.shape) if bits else np.zeros((0, 0, 0))
-    stream = _run(False, net, tile, _NO_DATA, out, p)
+    stream, _ = _run(False, net, tile, _NO_DATA, out, p)
     return bytes([config]) + stream.tobytes(), out
 
 
@@ -472,8 +476,9 @@ def bits_map(net, tile, *, config=DEFAULT_PARAMS):
     return _encode(net, tile, config, True)[1]
 
 
-def decode_tile(net, payload, h, w):
-    """Decode h x w pixels from a payload of encode_tile; any bytes decode to some pixels, never crash or hang."""
+def decode_tile(net, payload, h, w, *, strict=False):
+    """Decode h x w pixels from a payload of encode_tile; any bytes decode to some pixels, never crash or hang.
+    strict (version 3 files): a stream that runs more than SLACK bytes past its end is a FormatError."""
     h, w = pixel.check_size(h, w)
     if not supports(net):
         raise FormatError(f"mixed tile over model {net.name}, whose context radius is under {MIN_RADIUS}")
@@ -482,5 +487,7 @@ def decode_tile(net, payload, h, w):
         raise FormatError("empty mixing payload")
     p = _params(payload[0])
     img = np.zeros((h, w, net.channels), np.uint8)
-    _run(True, net, img, np.frombuffer(payload, np.uint8)[1:], np.zeros((0, 0, 0)), p)
+    stream = np.frombuffer(payload, np.uint8)[1:]
+    _, read = _run(True, net, img, stream, np.zeros((0, 0, 0)), p, SLACK if strict else -1)
+    pixel.check_exhausted(read, len(stream), SLACK if strict else -1)
     return img

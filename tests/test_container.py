@@ -34,20 +34,24 @@ def test_signature_is_png_style():
 
 
 def test_byte_layout_matches_format_md():
-    h = _header(model="rgb-x", model_sha256="cd" * 32, precision=24, methods=(1,) * 6)
+    h = _header(model="rgb-x", model_sha256="cd" * 32, precision=24, methods=(1,) * 6, crcs=tuple(range(6)))
     data = _file(h)
-    assert data[:8] == SIGNATURE and data[8] == 1 and data[9] == 5  # LEARNED only: version 1
+    assert data[:8] == SIGNATURE and data[8] == 3 and data[9] == 5  # this build writes version 3
     assert struct.unpack_from(">IIHBB", data, 10) == (40, 20, 16, 24, 5)
     assert data[22:27] == b"rgb-x" and data[27:59] == bytes.fromhex("cd" * 32)
-    assert data[59:61] == b"\x00\x00"  # no metadata
+    assert data[59:61] == b"\x00\x00"  # no palette or transparency
     assert data[61:93] == bytes.fromhex(SHA)
-    assert struct.unpack_from(">I", data, 93)[0] == zlib.crc32(data[:93])
-    assert data[97:102] == b"\x01\x00\x00\x00\x03"  # first table entry: LEARNED, 3 bytes
-    assert len(data) == 97 + 6 * 5 + 4 + 6 * 3
+    assert data[93] == 0  # no metadata blocks
+    assert struct.unpack_from(">I", data, 94)[0] == zlib.crc32(data[:94])
+    assert struct.unpack_from(">I", data, 98)[0] == zlib.crc32(b"")  # the (empty) blocks' CRC
+    assert data[102:111] == b"\x01\x00\x00\x00\x03\x00\x00\x00\x00"  # first entry: LEARNED, 3 bytes, CRC 0
+    assert data[111:120] == b"\x01\x00\x00\x00\x03\x00\x00\x00\x01"
+    assert len(data) == 102 + 6 * 9 + 4 + 6 * 3
 
 
 def test_pack_parse_round_trip_with_metadata():
-    h = _header(mode="P", palette_mode="RGBA", palette=bytes(range(40)), transparency=b"\x00\xff\x80")
+    h = _header(mode="P", palette_mode="RGBA", palette=bytes(range(40)), transparency=b"\x00\xff\x80",
+                crcs=(7,) * 6, metadata=(("icc", b"abc"), ("text", b"\x00" + bytes(16))))
     parsed, payloads = container.parse(_file(h, b"\x07"))
     assert parsed == h.__class__(**{**h.__dict__, "lengths": (1,) * len(h.methods), "header_size": parsed.header_size})
     assert [bytes(p) for p in payloads] == [b"\x07"] * len(h.methods)

@@ -29,7 +29,11 @@ def test_golden_files_decode_and_reencode(name):
     expected = Image.open(GOLDEN / f"{name}.png")
     assert same_image(api.decompress_image(data), expected)
     assert header.metadata == metadata.from_image(expected)  # the PNG's ICC, EXIF, XMP, text... (version 3)
-    assert api.Compressor(**entry["compressor"], threads=1).compress(expected) == data
+    again = api.Compressor(**entry["compressor"], threads=1).compress(expected)
+    if header.version == container.VERSION:  # what this build writes: the same bytes
+        assert again == data
+    else:  # an older version: the same payloads, in a version-3 file
+        assert container.parse(again)[1] == container.parse(data)[1] and api.read_header(again).methods == header.methods
 
 
 def test_golden_files_cover_every_mode_method_version_and_metadata_kind():

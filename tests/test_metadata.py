@@ -96,7 +96,7 @@ def test_tiff_and_webp_inputs_keep_theirs(shared_data, tmp_path):
 
 def test_metadata_false_drops_it_and_arrays_have_none(png_with_everything, shared_data):
     stripped = lcodec.compress(png_with_everything, metadata=False)
-    assert lcodec.read_header(stripped).metadata == () and lcodec.read_header(stripped).version == 2  # MIXED
+    assert lcodec.read_header(stripped).metadata == () and lcodec.read_header(stripped).version == 3
     assert not set(PNG_KEYS) & set(api.decompress_image(stripped).info)
     pixels = np.asarray(opened(png_with_everything))
     assert lcodec.compress(pixels) == stripped  # the same pixels, no metadata: the same bytes
@@ -162,8 +162,9 @@ def test_hostile_metadata_blocks_are_format_errors(shared_data):
     assert zlib.crc32(data[start:start + 300]) == struct.unpack_from(">I", data, start + 300)[0]
 
 
-def test_files_without_metadata_stay_version_1(shared_data):
+def test_files_without_metadata_have_an_empty_directory(shared_data):
     image = photo(shared_data, 16, 16)
     plain = api.Compressor(learned=False).compress(image)
-    assert lcodec.read_header(plain).version == 1 and lcodec.read_header(plain).metadata == ()
+    assert lcodec.read_header(plain).version == 3 and lcodec.read_header(plain).metadata == ()
+    assert plain[22 + 32 + 2 + 32] == 0  # no blocks: the count, and an empty block section (its CRC) after the header
     assert api.Compressor(learned=False).compress(np.asarray(image)) == plain

@@ -179,8 +179,9 @@ def enc_put(state, buf, cdf_low, cdf_high, precision):
 
 
 @njit(cache=True, nogil=True)
-def enc_finish(state, buf):
-    """Flush the final interval and return the stream length in bytes (trailing zeros trimmed)."""
+def enc_finish(state, buf, max_trim=1 << 62):
+    """Flush the final interval and return the stream length in bytes (up to max_trim trailing zeros trimmed: the
+    decoder reads zeros past the end)."""
     low, rng, cache, pending, carry, pos, started = enc_load(state)
     # The multiple of 2**64 at or above low if it lies in the interval, else the multiple of 2**56
     # (always inside: range >= 2**56); either leaves at most one significant byte to write.
@@ -193,7 +194,8 @@ def enc_finish(state, buf):
     for _ in range(2):
         new_low, cache, pending, carry, pos, started = _enc_shift(new_low, cache, pending, carry, pos, started, buf)
     enc_store(state, new_low, rng, cache, pending, carry, pos, started)
-    while pos > 0 and buf[pos - 1] == 0:
+    end = max(pos - max_trim, 0)
+    while pos > end and buf[pos - 1] == 0:
         pos -= 1
     return pos
 

@@ -9,9 +9,13 @@ from collections import namedtuple
 
 import numpy as np
 
-from lcodec.errors import InvalidInputError
+from lcodec.errors import FormatError, InvalidInputError
 from lcodec.model import adaptive
 from lcodec.model.network import buffer_sizes
+
+TRIM = 2    # trailing zero bytes a tile's stream may leave implicit (the range coder reads zeros past the end)...
+SLACK = 7 + TRIM  # ...so its decoder reads at most this past the end: 8 bytes at the start and one a shift, against
+                  # one written a shift and two at the finish, less the first (FORMAT.md, version 3)
 
 # The network's work buffers (window, hidden activations, accumulators, head outputs) and the mixture of the
 # current sub-pixel (weights, means, inverse scales, scales).
@@ -43,6 +47,12 @@ def check_tile(net, tile):
     if not tile.flags.c_contiguous or not tile.flags.writeable:
         tile = tile.copy()  # one array type for the kernels: a read-only view would compile a second version
     return tile
+
+
+def check_exhausted(read, size, slack):
+    """FormatError if a decoder read more than slack bytes (slack >= 0) past the end of its stream of `size`."""
+    if 0 <= slack < read - size:
+        raise FormatError(f"tile stream exhausted: {size} bytes hold fewer samples than the tile has (corrupted file)")
 
 
 def check_size(h, w):

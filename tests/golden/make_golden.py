@@ -57,7 +57,10 @@ def cases(shared_data):
         "i16": (in_mode(rgb, "I;16"), old),
         "bilevel": (in_mode(rgb, "1"), old),
         "graphic": (Image.fromarray(graphic(24, 40)), old),
-        # version 3: metadata blocks of every kind
+        # version 3: per-tile checksums, streams that keep their tails, metadata blocks of every kind
+        "v3-rgb-mixed": (rgb, {"fallback": False, "tile": 16, "effort": 2}),
+        "v3-gray-learned": (rgb.convert("L"), {"fallback": False, "tile": 16, "effort": 1}),
+        "v3-rgba-alpha": (in_mode(rgb, "RGBA"), {"tile": 16}),
         "rgb-metadata": (with_metadata(rgb), {"learned": False}),
         "gray-metadata": (with_metadata(rgb.convert("L"), srgb=True), {"learned": False}),
     }
