@@ -12,7 +12,7 @@ setup(
     install_requires=["numpy>=1.24", "numba>=0.58", "pillow>=10.1"],
     extras_require={
         "train": ["torch>=2.1", "tqdm"],
-        "test": ["pytest>=7", "hypothesis>=6"],
+        "test": ["pytest>=7", "hypothesis>=6", "atheris>=2.3"],
         "bench": ["imagecodecs>=2024.1.1", "constriction==0.5.0", "matplotlib", "zstandard"],
     },
     entry_points={"console_scripts": ["lcodec=lcodec.cli:main"]},

@@ -4,6 +4,9 @@ silently wrong image. A fast run is always on; LCODEC_SLOW=1 runs many more exam
 import faulthandler
 import os
 import struct
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -143,3 +146,16 @@ def test_random_bytes(junk):
         api.decompress(junk)
     with pytest.raises(LcodecError):
         api.decompress(b"\x8bLCD\r\n\x1a\n\x01" + junk)
+
+
+def test_coverage_guided_fuzzing_finds_nothing(tmp_path):
+    """A short run of the atheris harness (tests/fuzz/fuzz_decode.py; run it for longer before a release): every input
+    it makes from the golden files raises an LcodecError or decodes exactly. A finding exits non-zero and leaves
+    its input in tmp_path."""
+    harness = Path(__file__).parent / "fuzz" / "fuzz_decode.py"
+    seconds = 120 if SLOW else 20
+    done = subprocess.run([sys.executable, str(harness), f"-max_total_time={seconds}", "-timeout=20"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=seconds + 300)
+    findings = sorted(p.name for p in tmp_path.iterdir())
+    assert done.returncode == 0 and not findings, (findings, done.stderr[-3000:])
+    assert "Done" in done.stderr and " runs in " in done.stderr

@@ -14,13 +14,26 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
-INSTALL = "pip install . && "  # how the first command starts; .ci/run finds the README's commands the same way
+INSTALL = "pip install . && "  # how the first command starts
+
+
+def readme_command(name):
+    """The command in the code block after README's <!-- command: NAME --> marker, found as .ci/run finds it."""
+    blocks = re.findall(rf"^<!-- command: {name} -->\n```\n(.*?)\n", README.read_text(encoding="utf-8"), re.M)
+    assert len(blocks) == 1, blocks
+    return blocks[0]
 
 
 def _first_command():
-    lines = [line for line in README.read_text(encoding="utf-8").splitlines() if line.startswith(INSTALL)]
-    assert len(lines) == 1, lines
-    return lines[0]
+    line = readme_command("first")
+    assert line.startswith(INSTALL), line
+    return line
+
+
+def test_ci_finds_both_commands():
+    assert readme_command("test").startswith("pip install ") and "pytest" in readme_command("test")
+    script = (REPO / ".ci" / "run").read_text()
+    assert "readme_command first" in script and "readme_command test" in script
 
 
 def _usage_blocks():
