@@ -93,6 +93,12 @@ def val_crops(val: dict[str, list[np.ndarray]], crop: int) -> dict[str, torch.Te
     return out
 
 
+def crop_rng(seed: int, rank: int, step: int) -> np.random.Generator:
+    """The crops' generator of a rank: each rank draws its own crops, and a resumed run is reproducible given its
+    resume points."""
+    return np.random.default_rng([seed, rank, step])
+
+
 class CropSampler:
     """Random crops with horizontal flips; an image is drawn with probability proportional to its crop positions."""
 
@@ -218,8 +224,7 @@ def main(argv=None) -> None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         step, seconds, history = state["step"], state["train_seconds"], state["val_history"]
-    # Crops depend on (seed, rank, step at start): a resumed run is reproducible given its resume points.
-    rng = np.random.default_rng([args.seed, rank, step])
+    rng = crop_rng(args.seed, rank, step)
     train_images, val_images = load_split(data_dir(), cfg.channels)
     sampler = CropSampler(train_images, args.crop, rng)
     vcrops = val_crops(val_images, VAL_CROP)

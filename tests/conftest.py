@@ -1,6 +1,7 @@
 import os
 
 import pytest
+from PIL import Image
 
 from models.data import data_dir
 
@@ -31,3 +32,17 @@ def models():
 
     assert {"rgb", "gray"} <= registry.DEFAULT_MODELS.keys()
     return registry
+
+
+@pytest.fixture
+def small_shared(shared_data, tmp_path, monkeypatch):
+    """A shared folder with a few training images (and Kodak, for the golden files) as $LCODEC_SHARED."""
+    data = tmp_path / "shared" / "data"
+    for folder, box in [("bsd200", None), ("wikipedia", (0, 0, 300, 280))]:
+        (data / "train" / folder).mkdir(parents=True)
+        for f in sorted((shared_data / "train" / folder).glob("*.png"))[:2]:
+            im = Image.open(f)
+            (im.crop(box) if box else im).save(data / "train" / folder / f.name)
+    (data / "kodak").symlink_to(shared_data / "kodak", target_is_directory=True)
+    monkeypatch.setenv("LCODEC_SHARED", str(tmp_path / "shared"))
+    return data

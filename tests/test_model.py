@@ -1,6 +1,7 @@
 """The float PixelCNN: causality, the likelihood, training, checkpoints (models/)."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -210,3 +211,29 @@ def test_train_runs_and_resumes(shared_data, tmp_path, monkeypatch):
                                                           "--init-from", str(out / "ckpt.pt")])
     _, cfg = load_checkpoint(grown / "ckpt.pt")
     assert (cfg.kernel, cfg.n_layers, cfg.hidden) == (9, 3, 8)
+
+
+def test_torchrun_two_ranks_train_checkpoint_and_resume(small_shared, tmp_path):
+    """The model card's multi-process command, on CPU: `torchrun --nproc_per_node=2 -m models.train ...` (gloo).
+    Both ranks run (the world is 2, DDP would hang or fail otherwise), rank 0 alone writes the checkpoint, a resume
+    continues from it, and the ranks draw different crops from one seed."""
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "ddp"
+    common = ["--config", "gray", "--out", str(out), "--hidden", "8", "--crop", "32", "--batch", "2", "--warmup", "2"]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517", "-m",
+           "models.train"]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    for steps, extra in ((2, []), (4, ["--resume"])):
+        run = subprocess.run(cmd + common + ["--steps", str(steps)] + extra, capture_output=True, text=True,
+                             env=env, timeout=300, cwd=Path(__file__).resolve().parents[1])
+        assert run.returncode == 0, run.stderr[-3000:]
+    log = (out / "train.log").read_text()
+    assert "start step 0" in log and "resume step 2" in log and log.count("world 2") == 2
+    assert sorted(p.name for p in out.iterdir()) == ["ckpt.pt", "train.log"]  # one checkpoint, rank 0's
+    assert torch.load(out / "ckpt.pt", weights_only=False)["step"] == 4
+    images = [np.zeros((40, 40, 1), np.uint8) + i for i in range(8)]
+    draws = [train.CropSampler(images, 32, train.crop_rng(0, rank, 0)).batch(4) for rank in (0, 1)]
+    assert not torch.equal(*draws)  # one seed, two ranks: two streams of crops

@@ -43,20 +43,6 @@ def test_configs_name_known_architectures_and_networks():
         assert config.get("default") in (None, *registry.KINDS)
 
 
-@pytest.fixture
-def small_shared(shared_data, tmp_path, monkeypatch):
-    """A shared folder with a few training images (and Kodak, for the golden files) as $LCODEC_SHARED."""
-    data = tmp_path / "shared" / "data"
-    for folder, box in [("bsd200", None), ("wikipedia", (0, 0, 300, 280))]:
-        (data / "train" / folder).mkdir(parents=True)
-        for f in sorted((shared_data / "train" / folder).glob("*.png"))[:2]:
-            im = Image.open(f)
-            (im.crop(box) if box else im).save(data / "train" / folder / f.name)
-    (data / "kodak").symlink_to(shared_data / "kodak", target_is_directory=True)
-    monkeypatch.setenv("LCODEC_SHARED", str(tmp_path / "shared"))
-    return data
-
-
 def test_a_new_network_shape_through_configs_alone(small_shared, shared_data, tmp_path):
     """A depth and widths no released model has (a 7x7 window, then 1x1 layers 24 -> 16 -> 16 -> 32 wide: dense,
     residual and dense layers) from a config file alone: trained, released into scratch folders, listed, coded."""
