@@ -12,7 +12,8 @@ setup(
     install_requires=["numpy>=1.24", "numba>=0.58", "pillow>=10.1"],
     extras_require={
         "train": ["torch>=2.1", "tqdm"],
-        "test": ["pytest>=7", "hypothesis>=6", "atheris>=2.3"],
+        "test": ["pytest>=7", "hypothesis>=6", "atheris>=2.3", "dask[distributed]>=2024.1", "fsspec>=2023.12"],
+        "dask": ["dask[distributed]>=2024.1", "fsspec>=2023.12"],
         "bench": ["imagecodecs>=2024.1.1", "constriction==0.5.0", "matplotlib", "zstandard"],
     },
     entry_points={"console_scripts": ["lcodec=lcodec.cli:main"]},

@@ -1,4 +1,4 @@
-"""The `lcodec` command line: encode, decode, info, explain.
+"""The `lcodec` command line: encode, decode, info, explain, sample.
 
 Every failure a user can cause is one line `lcodec: error: ...` on stderr, never a traceback: exit status 1 when a
 file failed (the others are still done), 2 for a command line that cannot be carried out (EXIT_STATUS). Outputs
@@ -64,6 +64,10 @@ def build_parser():
         p.add_argument("-v", "--verbose", action="store_true",
                        help="one line per file on stderr: sizes, bits per sub-pixel, seconds")
         p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+        p.add_argument("--dask", metavar="ADDRESS", help="code the files of one input (directory, glob or fsspec URL, "
+                       "its whole tree) as tasks on Dask: 'local' for a local cluster of -j processes, or a "
+                       "scheduler's address; reruns skip outputs that exist and match (needs lcodec[dask])")
+        p.add_argument("--report", metavar="FILE", help="with --dask: per-file results as .json or .csv (rewritten)")
         return out
 
     enc = sub.add_parser("encode", help="compress images to .lcd", epilog=EXIT_STATUS)
@@ -95,6 +99,13 @@ def build_parser():
     exp.add_argument("-e", "--effort", type=int, choices=sorted(api.EFFORTS), default=api.DEFAULT_EFFORT,
                      help="the coding effort whose costs to draw (as for encode)")
     exp.add_argument("-f", "--force", action="store_true", help="overwrite an existing output")
+    smp = sub.add_parser("sample", help="draw an image from a model (the decoder fed with random bits)")
+    smp.add_argument("-o", "--output", required=True, metavar="OUT", help="image file (.png, .tiff, ...)")
+    smp.add_argument("--size", default="256x256", metavar="WxH", help="width x height (default 256x256)")
+    smp.add_argument("--model", help="registered model name (default: the default RGB model, or gray with --gray)")
+    smp.add_argument("--gray", action="store_true", help="draw from the default gray model")
+    smp.add_argument("--seed", type=int, default=0, help="the same seed draws the same image everywhere")
+    smp.add_argument("-f", "--force", action="store_true", help="overwrite an existing output")
     return parser
 
 
@@ -301,6 +312,9 @@ def _run_jobs(worker, pairs, jobs, args, name_errors=False):
 
 
 def _cmd_encode(args):
+    if args.dask:
+        return _dask("encode", args, model=args.model, learned=not args.no_learned, fallback=not args.learned_only,
+                     effort=args.effort, metadata=not args.strip, allow_lossy=args.allow_lossy_input)
     found = _expand(args.inputs, {e for e, f in Image.registered_extensions().items() if f in Image.OPEN},
                     args.recursive)
     pairs = _plan(found, args.output, ".lcd")
@@ -313,6 +327,8 @@ def _cmd_encode(args):
 
 
 def _cmd_decode(args):
+    if args.dask:
+        return _dask("decode", args, test=args.test, max_pixels=args.max_pixels or None)
     found = _expand(args.inputs, {".lcd"}, args.recursive)
     if args.test:
         if args.rm:
@@ -326,6 +342,73 @@ def _cmd_decode(args):
     if args.test:
         return _run_jobs(lambda s, d: _test_one(dec, s, d), pairs, jobs, args, name_errors=True)
     return _run_jobs(lambda s, d: _decode_one(dec, s, d, args), pairs, jobs, args)
+
+
+def _dask(command, args, **settings):
+    """--dask: the batch over lcodec.batch, a summary table on stdout, one error line per failed file, --report."""
+    if len(args.inputs) != 1 or args.inputs[0] == STDIO:
+        raise UsageError("--dask takes one input: a directory, glob or URL")
+    test = settings.get("test", False)
+    if not test and args.output in (None, STDIO):
+        raise UsageError("--dask needs -o DIR (a directory or URL)")
+    if args.rm:
+        raise UsageError("--rm is not available with --dask")
+    if args.report and Path(args.report).suffix.lower() not in (".json", ".csv"):
+        raise UsageError(f"--report {args.report}: use a .json or .csv file name")
+    from lcodec import batch  # its dask and fsspec only when the batch starts
+
+    client = None if args.dask == "local" else args.dask
+    bar = []
+
+    def progress(result, total):
+        if not bar:
+            bar.append(_Progress(total, not (args.quiet or args.verbose)))
+        bar[0].step()
+        if result["error"] is not None:
+            _error(f"{result['input']}: {result['error']}")
+        elif args.verbose:
+            what = "skipped (exists and matches)" if result["skipped"] else \
+                f"{result['input_bytes']} -> {result['output_bytes']} bytes"
+            print(f"{result['input']}: {what}, {result['bpsp']:.4f} bits per sub-pixel, {result['seconds']:.2f} s",
+                  file=sys.stderr)
+
+    start = time.perf_counter()
+    run = batch.encode if command == "encode" else batch.decode
+    results = run(args.inputs[0], None if test else args.output, client=client, workers=args.jobs or None,
+                  force=args.force, threads=args.threads or None, progress=progress, **settings)
+    totals = batch.summary(results, time.perf_counter() - start)
+    print(_table(totals))
+    if args.report:
+        _write_report(args.report, results)
+    return 1 if totals["failed"] else 0
+
+
+def _table(totals):
+    """The --dask summary: a header line and a line of values."""
+    bpsp = f"{totals['bpsp']:.4f}" if totals["bpsp"] is not None else "-"
+    cells = [("files", totals["files"]), ("ok", totals["ok"]), ("skipped", totals["skipped"]),
+             ("failed", totals["failed"]), ("bytes in", totals["bytes_in"]), ("bytes out", totals["bytes_out"]),
+             ("bpsp", bpsp), ("seconds", f"{totals['seconds']:.2f}")]
+    widths = [max(len(k), len(str(v))) for k, v in cells]
+    return "\n".join("  ".join(str(c[i]).rjust(w) for c, w in zip(cells, widths)) for i in (0, 1))
+
+
+def _write_report(path, results):
+    """--report: the per-file results as JSON (a list of objects) or CSV (a header row, then one row a file)."""
+    import csv
+    import json
+
+    from lcodec import batch
+
+    if Path(path).suffix.lower() == ".json":
+        text = json.dumps(results, indent=1) + "\n"
+    else:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=batch.FIELDS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(results)
+        text = buf.getvalue()
+    api.write_atomic(path, lambda f: f.write(text.encode()), force=True)
 
 
 def _cmd_info(args):
@@ -382,7 +465,23 @@ def _cmd_explain(args):
     return 0
 
 
-_COMMANDS = {"encode": _cmd_encode, "decode": _cmd_decode, "info": _cmd_info, "explain": _cmd_explain}
+def _cmd_sample(args):
+    from lcodec.sample import sample
+
+    try:
+        width, height = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        raise UsageError(f"--size {args.size!r}: expected WxH, e.g. 256x256") from None
+    fmt = api.image_format(args.output)
+    pixels = sample(width, height, model=args.model, channels=1 if args.gray else 3, seed=args.seed)
+    image = Image.fromarray(pixels)
+    api.write_atomic(args.output, lambda f: image.save(f, format=fmt), force=args.force)
+    print(f"{args.output}: {width}x{height} drawn from the model, seed {args.seed}")
+    return 0
+
+
+_COMMANDS = {"encode": _cmd_encode, "decode": _cmd_decode, "info": _cmd_info, "explain": _cmd_explain,
+             "sample": _cmd_sample}
 
 
 def main(argv=None):

@@ -189,16 +189,27 @@ def test_raw_16_bit_is_big_endian(shared_data, tmp_path):
     assert raw == np.asarray(src).astype(">u2").tobytes()
 
 
-def test_explain(png, capsys, tmp_path):
-    from lcodec.model import registry
-
+def test_explain(png, capsys, tmp_path, models):
     status, out, err = run(capsys, "explain", png, "-o", tmp_path / "heat.png")
-    if "rgb" not in registry.DEFAULT_MODELS:
-        assert_clean_error(status, err)
-        return
     assert status == 0, err
     assert "bits per sub-pixel" in out and Image.open(tmp_path / "heat.png").format == "PNG"
     assert_clean_error(*run(capsys, "explain", png, "-o", tmp_path / "heat.png")[::2])  # exists, no --force
+
+
+def test_sample(capsys, tmp_path, models):
+    status, out, err = run(capsys, "sample", "--size", "40x24", "--seed", "5", "-o", tmp_path / "s.png")
+    assert status == 0, err
+    with Image.open(tmp_path / "s.png") as im:
+        assert im.size == (40, 24) and im.mode == "RGB"
+        first = np.asarray(im)
+    assert run(capsys, "sample", "--size", "40x24", "--seed", "5", "-o", tmp_path / "t.png")[0] == 0
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "t.png")), first)  # the seed decides the image
+    assert run(capsys, "sample", "--size", "8x8", "--gray", "-o", tmp_path / "g.png")[0] == 0
+    assert Image.open(tmp_path / "g.png").mode == "L"
+    status, _, err = run(capsys, "sample", "--size", "8-8", "-o", tmp_path / "u.png")
+    assert status == 2 and "WxH" in err
+    status, _, err = run(capsys, "sample", "-o", tmp_path / "s.png")  # exists, no --force
+    assert status == 1 and "exists" in err
 
 
 def test_stdout_flag_is_dash_output(png, capsysbinary, tmp_path):

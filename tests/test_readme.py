@@ -67,7 +67,7 @@ def test_first_command_needs_only_the_repository(tmp_path):
 
 def test_usage_section_has_python_and_shell():
     kinds = [kind for kind, _ in _usage_blocks()]
-    assert kinds == ["python", ""]
+    assert kinds == ["python", "", ""]  # the API, the shell, batches on Dask
 
 
 def test_usage_examples_run(workdir):
@@ -81,6 +81,7 @@ def test_usage_examples_run(workdir):
             assert done.returncode == 0, (line, done.stderr)
     assert sorted(p.name for p in (workdir / "png").iterdir()) == ["kodim23.png", "kodim24.png"]
     assert (workdir / "heat.png").stat().st_size > 0 and (workdir / "kodim23.lcd").exists()
+    assert len(list((workdir / "lcd-dask").glob("*.lcd"))) == 24 and (workdir / "encode.csv").exists()
 
 
 def test_coder_example_runs():
