@@ -59,13 +59,13 @@ def _default_threads():
     return os.cpu_count() or 1
 
 
-def _image_fields(image):
+def _image_fields(image, metadata=True):
     """(pixels, mode name, palette_mode, palette, transparency, metadata blocks, Pillow format) of a numpy array,
     PIL image or path."""
     if isinstance(image, (str, os.PathLike)):
         with Image.open(image) as im:
             im.load()
-            return _image_fields(im)
+            return _image_fields(im, metadata)
     if isinstance(image, Image.Image):
         if image.mode not in MODE_BY_NAME:
             raise InvalidInputError(
@@ -78,8 +78,8 @@ def _image_fields(image):
         pixels = np.asarray(image)
         if image.mode == "1":  # Pillow's bool arrays hold 255 for True
             pixels = pixels.view(np.uint8) != 0
-        return (pixels, image.mode, palette_mode, palette, _transparency(image), _metadata.from_image(image),
-                image.format)
+        blocks = _metadata.from_image(image) if metadata else ()
+        return pixels, image.mode, palette_mode, palette, _transparency(image), blocks, image.format
     if not isinstance(image, np.ndarray):
         raise InvalidInputError(f"cannot compress a {type(image).__name__}: pass a numpy array, PIL image or path")
     if image.dtype.byteorder == ">":  # big-endian uint16: the same samples, native order
@@ -175,7 +175,7 @@ class Compressor:
 
     def compress(self, image):
         """The .lcd bytes of `image` (numpy array, PIL image or path)."""
-        pixels, mode_name, palette_mode, palette, transparency, blocks, fmt = _image_fields(image)
+        pixels, mode_name, palette_mode, palette, transparency, blocks, fmt = _image_fields(image, self.metadata)
         if fmt in LOSSY_FORMATS and not self.allow_lossy:
             raise LossyInputError(f"the input is a {fmt}: its pixels are already lossy, and coding them exactly "
                                   "makes the file several times larger (allow it with --allow-lossy-input / "
@@ -226,7 +226,7 @@ class Compressor:
             model=net.name if uses_model else None, model_sha256=net.sha256 if uses_model else None,
             palette_mode=palette_mode, palette=palette, transparency=transparency,
             pixel_sha256=container.pixel_checksum(pixels), methods=methods,
-            metadata=blocks if self.metadata else (), crcs=tuple(c for _, _, c in coded),
+            metadata=blocks, crcs=tuple(c for _, _, c in coded),
         )
         return container.pack(header, [p for _, p, _ in coded])
 

@@ -6,6 +6,8 @@ import struct
 
 from PIL import PngImagePlugin
 
+from lcodec.errors import InvalidInputError
+
 XMP_KEY = "XML:com.adobe.xmp"  # PNG carries XMP in an iTXt chunk of this keyword
 _TEXT_FORMATS = (None, "PNG")  # images whose str entries of `info` are text chunks (Pillow's own, or the caller's)
 _NOT_TEXT = {XMP_KEY, "icc_profile", "exif", "xmp", "dpi", "gamma", "chromaticity", "srgb", "transparency"}
@@ -31,7 +33,16 @@ def _str_parts(data, n):
 
 
 def from_image(image):
-    """((kind, bytes), ...) of a Pillow image's metadata, in a fixed order."""
+    """((kind, bytes), ...) of a Pillow image's metadata, in a fixed order; InvalidInputError for an entry the
+    blocks cannot hold (a gamma or chromaticity out of range, a resolution that is not a number)."""
+    try:
+        return _blocks(image)
+    except (struct.error, ValueError, TypeError, OverflowError) as exc:
+        raise InvalidInputError(f"the image's metadata cannot be stored ({exc}); metadata=False / --strip drops "
+                                "it") from None
+
+
+def _blocks(image):
     info = image.info
     blocks = []
     for kind, key in (("icc", "icc_profile"), ("exif", "exif"), ("xmp", "xmp")):

@@ -168,3 +168,12 @@ def test_files_without_metadata_have_an_empty_directory(shared_data):
     assert lcodec.read_header(plain).version == 3 and lcodec.read_header(plain).metadata == ()
     assert plain[22 + 32 + 2 + 32] == 0  # no blocks: the count, and an empty block section (its CRC) after the header
     assert api.Compressor(learned=False).compress(np.asarray(image)) == plain
+
+
+@pytest.mark.parametrize("entry", [{"gamma": 1e9}, {"chromaticity": (-1.0,) * 8}, {"dpi": ("x", "y")}])
+def test_metadata_that_cannot_be_stored_is_a_clean_error(shared_data, entry):
+    image = photo(shared_data, 8, 8)
+    image.info.update(entry)
+    with pytest.raises(lcodec.InvalidInputError, match="metadata cannot be stored.*strip"):
+        lcodec.compress(image)
+    assert lcodec.decompress(lcodec.compress(image, metadata=False)).shape == (8, 8, 3)
