@@ -15,6 +15,7 @@ Memory. Per worker thread a tile costs O(T²), plus the LZMA encoder's state; be
 the input and the payloads, decoding the output and the file (peak figures: bench/results/NOTES.md).
 """
 
+import contextlib
 import functools
 import os
 import tempfile
@@ -23,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from lcodec import container
 from lcodec import metadata as _metadata
@@ -59,12 +60,32 @@ def _default_threads():
     return os.cpu_count() or 1
 
 
+@contextlib.contextmanager
+def open_image(source, name=None):
+    """An image file (a path, or a binary file object named `name`) opened and loaded by Pillow. What Pillow cannot
+    read is an InvalidInputError and an image over Pillow's pixel limit a LimitError, so that only lcodec's own faults
+    reach a caller as anything else; a file that cannot be opened stays an OSError."""
+    name = os.fspath(source) if isinstance(source, (str, os.PathLike)) else name
+    where = f"{name}: " if name else ""
+    try:
+        im = Image.open(source)
+    except Image.DecompressionBombError as exc:
+        raise LimitError(f"{where}{exc}") from None
+    except UnidentifiedImageError:
+        raise InvalidInputError(f"{where}not an image file that Pillow can read") from None
+    with im:
+        try:
+            im.load()
+        except Exception as exc:  # Pillow's decoders raise many types on damaged data
+            raise InvalidInputError(f"{where}a damaged {im.format} file ({type(exc).__name__}: {exc})") from None
+        yield im
+
+
 def _image_fields(image, metadata=True):
     """(pixels, mode name, palette_mode, palette, transparency, metadata blocks, Pillow format) of a numpy array,
     PIL image or path."""
     if isinstance(image, (str, os.PathLike)):
-        with Image.open(image) as im:
-            im.load()
+        with open_image(image) as im:
             return _image_fields(im, metadata)
     if isinstance(image, Image.Image):
         if image.mode not in MODE_BY_NAME:

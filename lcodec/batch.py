@@ -24,10 +24,10 @@ import threading
 import time
 from contextlib import contextmanager
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from lcodec import api, container
-from lcodec.errors import InvalidInputError, LcodecError
+from lcodec.errors import LcodecError, one_line
 
 FIELDS = ("input", "output", "input_bytes", "output_bytes", "bpsp", "seconds", "skipped", "error")
 _CLIENT_FILESYSTEMS = {"memory"}  # one per process: the client reads and writes their files
@@ -86,13 +86,13 @@ def _run(kind, settings, src, dst, suffixes, suffix, client, workers, force, thr
                 result = future.result()
             except Exception as exc:  # the worker died or the task could not run: this file failed
                 result = _result(items[i])
-                result["error"] = _message(exc)
+                result["error"] = one_line(exc)
             data = result.pop("data", None)
             if data is not None:
                 try:
                     _put(items[i]["output"], data, force=True)  # the task checked force and existing files
                 except Exception as exc:
-                    result["error"] = _message(exc)
+                    result["error"] = one_line(exc)
             results[i] = result
             if progress is not None:
                 progress(result, len(items))
@@ -239,18 +239,13 @@ def _task(kind, settings, item, force, threads, slots):
                 else:
                     _put(item["output"], data, force=True)
     except Exception as exc:  # every input-caused failure becomes a one-line message
-        result["error"] = _message(exc)
+        result["error"] = one_line(exc)
     result["seconds"] = time.perf_counter() - start
     return result
 
 
 def _encoded(compressor, raw):
-    try:
-        im = Image.open(io.BytesIO(raw))
-    except UnidentifiedImageError:  # Pillow's message names the BytesIO object, not the file
-        raise InvalidInputError("cannot identify image file") from None
-    with im:
-        im.load()
+    with api.open_image(io.BytesIO(raw)) as im:
         return compressor.compress(im)
 
 
@@ -304,14 +299,6 @@ def _put(url, data, *, force):
         api.write_atomic(path, lambda f: f.write(data), force=force)
     else:
         fs.pipe_file(path, data)
-
-
-def _message(exc):
-    """One line: lcodec's own messages and OSErrors as they are, anything else with its type."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    if isinstance(exc, (LcodecError, OSError)):
-        return text or type(exc).__name__
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def summary(results, seconds):

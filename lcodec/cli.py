@@ -1,9 +1,9 @@
 """The `lcodec` command line: encode, decode, info, explain, sample.
 
-Every failure a user can cause is one line `lcodec: error: ...` on stderr, never a traceback: exit status 1 when a
-file failed (the others are still done), 2 for a command line that cannot be carried out (EXIT_STATUS). Outputs
-are written atomically, so a failed run leaves no partial file, and --rm deletes an input only once its output is
-in place and verified.
+Every failure is one line `lcodec: error: ...` on stderr, never a traceback: exit status 1 when a file failed (the
+others are still done), 2 for a command line that cannot be carried out, 3 for a bug in lcodec, which its line calls
+an internal error (EXIT_STATUS). Outputs are written atomically, so a failed run leaves no partial file, and --rm
+deletes an input only once its output is in place and verified.
 """
 
 import argparse
@@ -12,6 +12,7 @@ import os
 import sys
 import tempfile
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,9 +20,12 @@ from PIL import Image
 
 import lcodec
 from lcodec import api, container
+from lcodec.errors import INTERNAL_ERROR, is_user_error, one_line
 
 STDIO = "-"
-EXIT_STATUS = "exit status: 0 every file done, 1 a file failed (one error line each), 2 usage error, 130 interrupted"
+EXIT_STATUS = ("exit status: 0 every file done, 1 a file failed (one error line each), 2 usage error, "
+               "3 internal error (a bug in lcodec; LCODEC_DEBUG=1 prints its traceback), 130 interrupted")
+INTERNAL = 3
 
 
 class UsageError(Exception):
@@ -206,8 +210,7 @@ def _encode_one(compressor, verifier, src, dst, args):
     if src == STDIO:
         raw = _read(src)
         size = len(raw)
-        with Image.open(io.BytesIO(raw)) as im:
-            im.load()
+        with api.open_image(io.BytesIO(raw), "stdin") as im:
             data = compressor.compress(im)
     else:
         size = Path(src).stat().st_size
@@ -221,8 +224,7 @@ def _encode_one(compressor, verifier, src, dst, args):
 def _verify_encoded(decompressor, src, written):
     """--rm's check of a written .lcd: it decodes to the input's pixels (mode, size, samples and palette)."""
     back = decompressor.decompress_image(Path(written).read_bytes())
-    with Image.open(src) as original:
-        original.load()
+    with api.open_image(src) as original:
         same = (back.mode, back.size, back.getpalette()) == (original.mode, original.size, original.getpalette())
         if not (same and back.tobytes() == original.tobytes()):
             raise lcodec.ChecksumError("the written file does not decode to the input's pixels (input kept)")
@@ -254,12 +256,20 @@ def _test_one(decompressor, src, _dst):
     return f"ok, {len(data)} bytes, {api.read_header(data).bpsp:.4f} bits per sub-pixel"
 
 
-def _message(exc):
-    """One line for the user: lcodec's own messages as they are, anything else with its type."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    if isinstance(exc, (lcodec.LcodecError, UsageError, OSError)):
-        return text or type(exc).__name__
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+def _fail(exc, name=None):
+    """Print exc as one error line, after its file's name if given; its exit status: 2 a usage error, 1 a failure
+    the input or the system caused, INTERNAL a bug in lcodec (whose traceback LCODEC_DEBUG=1 prints)."""
+    if isinstance(exc, UsageError):
+        _error(exc)
+        return 2
+    line = f"{name}: {one_line(exc)}" if name else one_line(exc)
+    if is_user_error(exc):
+        _error(line)
+        return 1
+    _error(f"{line} (a bug in lcodec; LCODEC_DEBUG=1 prints its traceback)")
+    if os.environ.get("LCODEC_DEBUG") == "1":
+        traceback.print_exception(exc)
+    return INTERNAL
 
 
 def _error(msg):
@@ -290,25 +300,24 @@ def _run_jobs(worker, pairs, jobs, args, name_errors=False):
     """Run worker(src, dst) over the pairs, `jobs` at a time; in the pairs' order, one error line per failed
     file (named when several run, or always with name_errors) and with -v the report of each other; exit status."""
     progress = _Progress(len(pairs), not (args.quiet or args.verbose))
-    failed = 0
+    status = 0
 
     def one(pair):
         start = time.perf_counter()
         try:
             report = worker(*pair)
-        except Exception as exc:  # every input-caused failure becomes a one-line message
-            return None, f"{pair[0]}: {_message(exc)}" if name_errors or len(pairs) > 1 else _message(exc)
+        except Exception as exc:  # reported in the pairs' order, one line each
+            return None, exc
         return f"{pair[0]}: {report}, {time.perf_counter() - start:.2f} s", None
 
     with ThreadPoolExecutor(jobs) as pool:
-        for report, msg in pool.map(one, pairs):
+        for pair, (report, exc) in zip(pairs, pool.map(one, pairs)):
             progress.step()
-            if msg is not None:
-                failed += 1
-                _error(msg)
+            if exc is not None:
+                status = max(status, _fail(exc, pair[0] if name_errors or len(pairs) > 1 else None))
             elif args.verbose:
                 print(report, file=sys.stderr)
-    return 1 if failed else 0
+    return status
 
 
 def _cmd_encode(args):
@@ -380,6 +389,8 @@ def _dask(command, args, **settings):
     print(_table(totals))
     if args.report:
         _write_report(args.report, results)
+    if any(r["error"] and r["error"].startswith(INTERNAL_ERROR) for r in results):
+        return INTERNAL
     return 1 if totals["failed"] else 0
 
 
@@ -417,8 +428,7 @@ def _cmd_info(args):
         try:
             print(_describe(name, api.read_header(_read(name))))
         except Exception as exc:
-            _error(f"{name}: {_message(exc)}")
-            status = 1
+            status = max(status, _fail(exc, name))
     return status
 
 
@@ -491,9 +501,5 @@ def main(argv=None):
     except KeyboardInterrupt:
         _error("interrupted")
         return 130
-    except UsageError as exc:
-        _error(exc)
-        return 2
-    except Exception as exc:  # lcodec's errors, OSError, and any input-caused failure: one line, no traceback
-        _error(_message(exc))
-        return 1
+    except Exception as exc:  # one line, never a traceback
+        return _fail(exc)

@@ -31,3 +31,19 @@ class UnknownModelError(LcodecError):
 
 class LimitError(LcodecError):
     """A size over a safety limit (decompression bombs); limits can be raised explicitly."""
+
+
+INTERNAL_ERROR = "internal error"  # how one_line begins for a bug
+
+
+def is_user_error(exc):
+    """Whether the input or the system caused exc (lcodec's own errors, OSError); anything else is a bug in lcodec."""
+    return isinstance(exc, (LcodecError, OSError))
+
+
+def one_line(exc):
+    """The first line of exc's message; an error that is not the user's says it is internal and names its type."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if is_user_error(exc):
+        return text or type(exc).__name__
+    return f"{INTERNAL_ERROR}, {type(exc).__name__}: {text}" if text else f"{INTERNAL_ERROR}, {type(exc).__name__}"

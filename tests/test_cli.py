@@ -31,10 +31,15 @@ def run_binary(capsysbinary, *argv):
     return status, out, err.decode()
 
 
-def assert_clean_error(status, err, code=1):
+def assert_clean_error(status, err, match, code=1):
+    """One `lcodec: error:` line matching the regular expression `match`, and the exit status of a failure the user
+    caused (a bug in lcodec exits with 3 and says "internal error")."""
     lines = err.strip().splitlines()
     assert status == code and len(lines) == 1 and lines[0].startswith("lcodec: error: "), err
-    assert "Traceback" not in err
+    assert re.search(match, lines[0]) and "internal error" not in err and "Traceback" not in err, err
+
+
+RM_NEEDS_FILES = r"--rm needs input and output files, not stdin \(-\) or stdout$"
 
 
 def argparse_exit(capsys, *argv):
@@ -75,8 +80,7 @@ def test_default_path_and_info(png, capsys, tmp_path):
     assert status == 0
     h = lcodec.read_header(tmp_path / "x.lcd")
     assert "image: 45x30, mode RGB" in out and f"{h.bpsp:.4f} bits per sub-pixel" in out
-    if h.model:
-        assert h.model in registry.MODELS and f"model: {h.model}" in out
+    assert h.model in registry.MODELS and f"model: {h.model}" in out
     assert run(capsys, "decode", tmp_path / "x.lcd", "-o", tmp_path / "y.png")[0] == 0
     assert np.array_equal(np.asarray(Image.open(tmp_path / "y.png")), np.asarray(Image.open(png)))
 
@@ -98,9 +102,8 @@ def test_output_directory_for_one_input(png, capsys, tmp_path):
 def test_refuses_to_overwrite_without_force(png, capsys, tmp_path):
     target = tmp_path / "x.lcd"
     target.write_bytes(b"keep me")
-    status, _, err = run(capsys, "encode", png, "-o", target)
-    assert_clean_error(status, err)
-    assert "exists" in err and target.read_bytes() == b"keep me"
+    assert_clean_error(*run(capsys, "encode", png, "-o", target)[::2], r"x\.lcd exists \(use --force to overwrite\)")
+    assert target.read_bytes() == b"keep me"
     assert run(capsys, "encode", png, "--no-learned", "-o", target, "--force")[0] == 0
     assert lcodec.read_header(target).width == 45
 
@@ -111,32 +114,61 @@ def test_failed_decode_leaves_no_file(png, capsys, tmp_path):
     data[-5] ^= 0xFF  # inside the payload: the pixel checksum (or the inflater) catches it
     (tmp_path / "bad.lcd").write_bytes(bytes(data))
     before = sorted(p.name for p in tmp_path.iterdir())
-    assert_clean_error(*run(capsys, "decode", tmp_path / "bad.lcd", "-o", tmp_path / "out.png")[::2])
+    assert_clean_error(*run(capsys, "decode", tmp_path / "bad.lcd", "-o", tmp_path / "out.png")[::2],
+                       r"^lcodec: error: corrupted fallback payload \(Corrupt input data\)$")
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
 @pytest.mark.parametrize(
-    "argv, content",
+    "argv, content, match",
     [
-        (["decode", "{d}/garbage.lcd", "-o", "{d}/o.png"], b"\x89PNG not really"),
-        (["decode", "{d}/garbage.lcd", "-o", "{d}/o.png"], b""),
-        (["info", "{d}/garbage.lcd"], b"\x8bLCD\r\n\x1a\n\x01"),
-        (["encode", "{d}/garbage.lcd", "-o", "{d}/o.lcd"], b"not an image"),
-        (["encode", "{d}/missing.png"], None),
-        (["decode", "{d}/garbage.lcd", "-o", "{d}/o.xyz"], b""),
+        (["decode", "{d}/garbage.lcd", "-o", "{d}/o.png"], b"\x89PNG not really", r": not an lcodec file \(bad signature\)$"),
+        (["decode", "{d}/garbage.lcd", "-o", "{d}/o.png"], b"", r": truncated lcodec file \(0 bytes\)$"),
+        (["info", "{d}/garbage.lcd"], b"\x8bLCD\r\n\x1a\n\x01", r"garbage\.lcd: truncated lcodec header \(9 bytes\)$"),
+        (["encode", "{d}/garbage.lcd", "-o", "{d}/o.lcd"], b"not an image",
+         r"garbage\.lcd: not an image file that Pillow can read$"),
+        (["encode", "{d}/missing.png"], None, r"No such file or directory: '.*missing\.png'$"),
+        (["decode", "{d}/garbage.lcd", "-o", "{d}/o.xyz"], b"", r"unknown image format for 'o\.xyz'"),
     ],
 )
-def test_bad_inputs_give_one_line(capsys, tmp_path, argv, content):
+def test_bad_inputs_give_one_line(capsys, tmp_path, argv, content, match):
     if content is not None:
         (tmp_path / "garbage.lcd").write_bytes(content)
-    status, _, err = run(capsys, *[a.format(d=tmp_path) for a in argv])
-    assert_clean_error(status, err)
+    assert_clean_error(*run(capsys, *[a.format(d=tmp_path) for a in argv])[::2], match)
+
+
+def test_damaged_image_file_is_the_inputs_fault(png, capsys, tmp_path):
+    """An image file Pillow opens but cannot decode (here a PNG cut short) is a user error naming the file, whatever
+    Pillow raised."""
+    (tmp_path / "cut.png").write_bytes(png.read_bytes()[:-200])
+    assert_clean_error(*run(capsys, "encode", tmp_path / "cut.png")[::2], r"cut\.png: a damaged PNG file \(\w+: ")
+    assert not (tmp_path / "cut.lcd").exists()
+
+
+def test_a_bug_is_an_internal_error(png, capsys, tmp_path, monkeypatch):
+    """An exception that is not the input's fault (a bug) exits with 3 and says so, on one line, for one file or
+    many; LCODEC_DEBUG=1 adds its traceback."""
+    def broken(self, image):
+        raise TypeError("unsupported operand")
+
+    monkeypatch.setattr(api.Compressor, "compress", broken)
+    status, _, err = run(capsys, "encode", png)
+    assert (status, err) == (3, "lcodec: error: internal error, TypeError: unsupported operand (a bug in lcodec; "
+                                "LCODEC_DEBUG=1 prints its traceback)\n")
+    shutil.copy(png, tmp_path / "two.png")
+    status, _, err = run(capsys, "encode", png, tmp_path / "two.png", "-q")
+    assert status == 3 and err.count("internal error, TypeError") == 2 and "Traceback" not in err
+    monkeypatch.setenv("LCODEC_DEBUG", "1")
+    status, _, err = run(capsys, "encode", png)
+    assert status == 3 and "Traceback (most recent call last)" in err and "in broken" in err
+    assert not (tmp_path / "in.lcd").exists()
 
 
 def test_mode_the_output_format_cannot_hold(shared_data, capsys, tmp_path):
     in_mode(photo(shared_data, 8, 8), "RGBA").save(tmp_path / "a.png")
     run(capsys, "encode", tmp_path / "a.png", "--no-learned")
-    assert_clean_error(*run(capsys, "decode", tmp_path / "a.lcd", "-o", tmp_path / "a.ppm")[::2])
+    assert_clean_error(*run(capsys, "decode", tmp_path / "a.lcd", "-o", tmp_path / "a.ppm")[::2],
+                       r"PPM cannot hold this RGBA image exactly \(use \.png or \.tiff\)")
     assert not (tmp_path / "a.ppm").exists()
 
 
@@ -171,7 +203,8 @@ def test_real_process_stdin_stdout(png, tmp_path):
     assert dec.returncode == 0 and dec.stdout == np.asarray(Image.open(png)).tobytes()
     bad = subprocess.run([*cmd, "decode", "-", "-o", "-"], input=enc.stdout[:-3], capture_output=True, timeout=300)
     assert bad.returncode == 1 and bad.stdout == b""
-    assert bad.stderr.decode().startswith("lcodec: error: ") and b"Traceback" not in bad.stderr
+    assert re.fullmatch(r"lcodec: error: file is \d+ bytes, its tile table describes \d+ \(truncated or padded\)\n",
+                        bad.stderr.decode()), bad.stderr
     assert subprocess.run([*cmd, "decode", "-", "-c"], input=enc.stdout, capture_output=True,
                           timeout=300).stdout == dec.stdout
     for flag in ("--version", "-V"):
@@ -193,7 +226,7 @@ def test_explain(png, capsys, tmp_path, models):
     status, out, err = run(capsys, "explain", png, "-o", tmp_path / "heat.png")
     assert status == 0, err
     assert "bits per sub-pixel" in out and Image.open(tmp_path / "heat.png").format == "PNG"
-    assert_clean_error(*run(capsys, "explain", png, "-o", tmp_path / "heat.png")[::2])  # exists, no --force
+    assert_clean_error(*run(capsys, "explain", png, "-o", tmp_path / "heat.png")[::2], r"heat\.png exists")
 
 
 def test_sample(capsys, tmp_path, models):
@@ -240,15 +273,14 @@ def test_test_flag_verifies_and_writes_nothing(png, capsys, tmp_path):
     assert status == 1 and out == "" and len(lines) == 2, err
     assert lines[0].startswith(f"lcodec: error: {tmp_path / 'flipped.lcd'}: ")
     assert lines[1].startswith(f"lcodec: error: {tmp_path / 'short.lcd'}: ")
-    status, _, err = run(capsys, "decode", "-t", tmp_path / "short.lcd")
-    assert_clean_error(status, err)
-    assert "short.lcd: " in err  # named even when it is the only file
+    assert_clean_error(*run(capsys, "decode", "-t", tmp_path / "short.lcd")[::2],  # named though the only file
+                       r"short\.lcd: file is \d+ bytes, its tile table describes \d+ \(truncated or padded\)$")
     status, _, err = run(capsys, "decode", "-t", "-v", good)
     assert status == 0 and re.fullmatch(rf"{re.escape(str(good))}: ok, {len(data)} bytes, [0-9.]+ bits per "
                                         r"sub-pixel, [0-9.]+ s\n", err), err
     assert argparse_exit(capsys, "decode", "-t", good, "-o", tmp_path / "x.png")[0] == 2
     assert argparse_exit(capsys, "decode", "-t", good, "-c")[0] == 2
-    assert_clean_error(*run(capsys, "decode", "-t", good, "--rm")[::2], code=2)
+    assert_clean_error(*run(capsys, "decode", "-t", good, "--rm")[::2], r"-t/--test deletes nothing", code=2)
     assert listing(tmp_path) == before
 
 
@@ -263,16 +295,16 @@ def test_rm_deletes_only_verified_inputs(shared_data, capsys, tmp_path, monkeypa
     assert run(capsys, "encode", src / "a.png", "--rm") == (0, "", "")
     assert not (src / "a.png").exists() and same_image(api.decompress_image(src / "a.lcd"), image)
     (src / "b.lcd").write_bytes(b"keep me")  # exists, no --force
-    assert_clean_error(*run(capsys, "encode", src / "b.png", "--rm")[::2])
+    assert_clean_error(*run(capsys, "encode", src / "b.png", "--rm")[::2], r"b\.lcd exists")
     assert (src / "b.png").exists() and (src / "b.lcd").read_bytes() == b"keep me"
-    assert_clean_error(*run(capsys, "encode", src / "bad.png", "--rm")[::2])
+    assert_clean_error(*run(capsys, "encode", src / "bad.png", "--rm")[::2], r"bad\.png: not an image file")
     with monkeypatch.context() as m:  # a written file that would decode to other pixels
         m.setattr(api.Decompressor, "decompress_image", lambda self, data: image.transpose(Image.Transpose.ROTATE_180))
         status, _, err = run(capsys, "encode", src / "c.png", "--rm", "--no-learned")
-    assert_clean_error(status, err)
-    assert "does not decode to the input" in err and (src / "c.png").exists() and not (src / "c.lcd").exists()
-    assert_clean_error(*run(capsys, "encode", src / "c.png", "-c", "--rm")[::2], code=2)
-    assert_clean_error(*run(capsys, "encode", "-", "-o", src / "d.lcd", "--rm")[::2], code=2)
+    assert_clean_error(status, err, r"the written file does not decode to the input's pixels \(input kept\)")
+    assert (src / "c.png").exists() and not (src / "c.lcd").exists()
+    for argv in (["encode", src / "c.png", "-c", "--rm"], ["encode", "-", "-o", src / "d.lcd", "--rm"]):
+        assert_clean_error(*run(capsys, *argv)[::2], RM_NEEDS_FILES, code=2)
     assert listing(src) == ["a.lcd", "b.lcd", "b.png", "bad.png", "c.png"]  # no temporary file left either
 
 
@@ -290,10 +322,11 @@ def test_rm_decode_deletes_only_written_outputs(shared_data, capsys, tmp_path):
     out = tmp_path / "out"
     assert run(capsys, "decode", lcd / "a.lcd", "-o", f"{out}/", "--rm") == (0, "", "")
     assert not (lcd / "a.lcd").exists() and same_image(Image.open(out / "a.png"), rgba)
-    assert_clean_error(*run(capsys, "decode", lcd / "b.lcd", "-o", out / "b.ppm", "--rm")[::2])  # PPM drops alpha
-    assert_clean_error(*run(capsys, "decode", lcd / "bad.lcd", "-o", f"{out}/", "--rm")[::2])
-    assert_clean_error(*run(capsys, "decode", lcd / "c.lcd", "-o", out / "a.png", "--rm")[::2])  # exists
-    assert_clean_error(*run(capsys, "decode", lcd / "c.lcd", "-c", "--rm")[::2], code=2)
+    assert_clean_error(*run(capsys, "decode", lcd / "b.lcd", "-o", out / "b.ppm", "--rm")[::2], "PPM cannot hold")
+    assert_clean_error(*run(capsys, "decode", lcd / "bad.lcd", "-o", f"{out}/", "--rm")[::2],
+                       r"file is \d+ bytes, its tile table describes \d+ \(truncated or padded\)$")
+    assert_clean_error(*run(capsys, "decode", lcd / "c.lcd", "-o", out / "a.png", "--rm")[::2], r"a\.png exists")
+    assert_clean_error(*run(capsys, "decode", lcd / "c.lcd", "-c", "--rm")[::2], RM_NEEDS_FILES, code=2)
     assert listing(lcd) == ["b.lcd", "bad.lcd", "c.lcd"] and listing(out) == ["a.png"]
 
 
@@ -370,19 +403,20 @@ def test_exit_statuses(png, capsys, tmp_path):
     --help says so."""
     lcd = tmp_path / "x.lcd"
     assert run(capsys, "encode", png, "--no-learned", "-o", lcd)[0] == 0
-    assert_clean_error(*run(capsys, "decode", tmp_path / "missing.lcd", "-o", tmp_path / "x.png")[::2], code=1)
+    assert_clean_error(*run(capsys, "decode", tmp_path / "missing.lcd", "-o", tmp_path / "x.png")[::2],
+                       r"No such file or directory: '.*missing\.lcd'$")
     (tmp_path / "empty").mkdir()
     (tmp_path / "sub").mkdir()
     shutil.copy(png, tmp_path / "sub" / "in.png")
     kept = png.read_bytes()
-    for argv in (
-        ["decode", lcd, lcd, "-o", "-"],  # several inputs to stdout
-        ["encode", png, "-c", "--rm"],
-        ["decode", tmp_path / "empty"],  # no input files found
-        ["encode", png, "-o", png, "--force"],  # the output would replace its input
-        ["encode", png, tmp_path / "sub" / "in.png", "-o", f"{tmp_path / 'out'}/"],  # two inputs, one output
+    for argv, match in (
+        (["decode", lcd, lcd, "-o", "-"], "several inputs cannot all go to stdout"),
+        (["encode", png, "-c", "--rm"], RM_NEEDS_FILES),
+        (["decode", tmp_path / "empty"], "no input files found"),
+        (["encode", png, "-o", png, "--force"], r"in\.png: the output would replace its own input"),
+        (["encode", png, tmp_path / "sub" / "in.png", "-o", f"{tmp_path / 'out'}/"], r"sub/in\.png would both be written"),
     ):
-        assert_clean_error(*run(capsys, *argv)[::2], code=2)
+        assert_clean_error(*run(capsys, *argv)[::2], match, code=2)
     assert png.read_bytes() == kept and not (tmp_path / "out").exists()
     assert argparse_exit(capsys, "encode")[0] == 2 and argparse_exit(capsys, "decode", lcd, "--bogus")[0] == 2
     for argv in (["--help"], ["encode", "--help"], ["decode", "--help"]):
@@ -408,7 +442,8 @@ def test_recursive_keeps_the_tree(shared_data, capsys, tmp_path):
     assert run(capsys, "encode", src / "a", "-r", "--no-learned", "-q")[0] == 0  # no -o: beside each input
     assert listing(src / "a") == ["b/two.lcd", "b/two.png", "one.lcd", "one.png"]
     shutil.copytree(src / "a", tmp_path / "twin")  # one.png in both: one output for two inputs, refused
-    assert_clean_error(*run(capsys, "encode", src / "a", tmp_path / "twin", "-o", tmp_path / "clash")[::2], code=2)
+    assert_clean_error(*run(capsys, "encode", src / "a", tmp_path / "twin", "-o", tmp_path / "clash")[::2],
+                       r"twin/one\.png would both be written to .*clash/one\.lcd", code=2)
     assert not (tmp_path / "clash").exists()
 
 
@@ -441,8 +476,8 @@ def test_lossy_input_needs_allow_lossy_input(shared_data, capsys, tmp_path):
     """A JPEG is refused with a one-line reason unless --allow-lossy-input; then it codes its decoded pixels."""
     photo(shared_data, 32, 40).save(tmp_path / "a.jpg", quality=90)
     pixels = np.asarray(Image.open(tmp_path / "a.jpg"))
-    status, _, err = run(capsys, "encode", tmp_path / "a.jpg")
-    assert_clean_error(status, err)
-    assert "--allow-lossy-input" in err and not (tmp_path / "a.lcd").exists()
+    assert_clean_error(*run(capsys, "encode", tmp_path / "a.jpg")[::2],
+                       r"the input is a JPEG: its pixels are already lossy.*--allow-lossy-input")
+    assert not (tmp_path / "a.lcd").exists()
     assert run(capsys, "encode", tmp_path / "a.jpg", "--allow-lossy-input", "--rm", "--no-learned")[0] == 0
     assert not (tmp_path / "a.jpg").exists() and np.array_equal(lcodec.decompress(tmp_path / "a.lcd"), pixels)

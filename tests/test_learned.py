@@ -98,7 +98,6 @@ def test_pure_python_kernels_agree_with_compiled():
     assert len(outs[0].split()) == 6
 
 
-@pytest.mark.skipif(os.environ.get("LCODEC_SLOW") != "1", reason="set LCODEC_SLOW=1 for the full-size timing")
 def test_full_size_round_trip(shared_data):
     """A 768x512 photo (training set) round trip; prints seconds of CPU time."""
     import time

@@ -225,7 +225,7 @@ def test_torchrun_two_ranks_train_checkpoint_and_resume(small_shared, tmp_path):
     common = ["--config", "gray", "--out", str(out), "--hidden", "8", "--crop", "32", "--batch", "2", "--warmup", "2"]
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517", "-m",
            "models.train"]
-    env = dict(os.environ, OMP_NUM_THREADS="1")
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(Path(__file__).resolve().parents[1]))  # models/
     for steps, extra in ((2, []), (4, ["--resume"])):
         run = subprocess.run(cmd + common + ["--steps", str(steps)] + extra, capture_output=True, text=True,
                              env=env, timeout=300, cwd=Path(__file__).resolve().parents[1])
