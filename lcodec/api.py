@@ -117,6 +117,11 @@ def _image_fields(image, metadata=True):
     return image, mode, None, None, None, (), None
 
 
+def image_samples(image):
+    """The samples lcodec codes for a numpy array, PIL image or path: what decompress returns for its file."""
+    return _image_fields(image, metadata=False)[0]
+
+
 def _transparency(image):
     """The PIL image's transparency if the format can store it for this mode, else None (ancillary)."""
     t = image.info.get("transparency")

@@ -263,9 +263,8 @@ def _same_pixels(lcd, image):
     """The resume check: the image file's pixels have the checksum the .lcd header records (no decoding)."""
     try:
         header = api.read_header(lcd)
-        with Image.open(io.BytesIO(image)) as im:
-            im.load()
-            pixels = api._image_fields(im, metadata=False)[0]
+        with api.open_image(io.BytesIO(image)) as im:
+            pixels = api.image_samples(im)
     except Exception:  # a damaged or foreign output matches nothing
         return False
     return container.pixel_checksum(pixels) == header.pixel_sha256

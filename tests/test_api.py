@@ -29,6 +29,7 @@ def test_every_mode_and_shape_round_trips_fallback(shared_data, mode, shape):
     assert np.array_equal(arr, np.asarray(src))
     h = lcodec.read_header(data)
     assert (h.mode, h.width, h.height, h.model) == (mode, shape[1], shape[0], None)
+    assert np.array_equal(api.image_samples(src), arr) and api.image_samples(src).dtype == arr.dtype
 
 
 @pytest.mark.parametrize("mode", MODES)
