@@ -231,10 +231,11 @@ def default_models():
 
 
 def git_commit():
-    """HEAD, with "-dirty" when lcodec/ or bench/ differ from it (what the numbers were measured with)."""
+    """HEAD, with "-dirty" when lcodec/ or bench/ differ from it (what the numbers were measured with; the results
+    folder, which runs write, is not)."""
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True)
-        status = subprocess.run(["git", "status", "--porcelain", "--", "lcodec", "bench"], cwd=REPO,
+        status = subprocess.run(["git", "status", "--porcelain", "--", "lcodec", "bench", ":!bench/results"], cwd=REPO,
                                 capture_output=True, text=True, check=True)
     except (OSError, subprocess.CalledProcessError):
         return None
