@@ -297,6 +297,7 @@ def main(argv=None) -> None:
         log(f"done step {step} min {seconds / 60:.1f} final val {history[-1]['all']:.4f} bpsp")
         log_file.close()
     if distributed:
+        dist.barrier()  # rank 0 validates and checkpoints first: a rank tearing gloo down alone can abort
         dist.destroy_process_group()
 
 
