@@ -76,6 +76,8 @@ def open_image(source, name=None):
     with im:
         try:
             im.load()
+        except MemoryError:
+            raise
         except Exception as exc:  # Pillow's decoders raise many types on damaged data
             raise InvalidInputError(f"{where}a damaged {im.format} file ({type(exc).__name__}: {exc})") from None
         yield im

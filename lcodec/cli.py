@@ -483,6 +483,8 @@ def _cmd_sample(args):
     except ValueError:
         raise UsageError(f"--size {args.size!r}: expected WxH, e.g. 256x256") from None
     fmt = api.image_format(args.output)
+    if Path(args.output).exists() and not args.force:  # before the drawing, which can take minutes
+        raise FileExistsError(f"{args.output} exists (use --force to overwrite)")
     pixels = sample(width, height, model=args.model, channels=1 if args.gray else 3, seed=args.seed)
     image = Image.fromarray(pixels)
     api.write_atomic(args.output, lambda f: image.save(f, format=fmt), force=args.force)

@@ -37,8 +37,9 @@ INTERNAL_ERROR = "internal error"  # how one_line begins for a bug
 
 
 def is_user_error(exc):
-    """Whether the input or the system caused exc (lcodec's own errors, OSError); anything else is a bug in lcodec."""
-    return isinstance(exc, (LcodecError, OSError))
+    """Whether the input or the system caused exc (lcodec's own errors, OSError, MemoryError); anything else is a bug
+    in lcodec."""
+    return isinstance(exc, (LcodecError, OSError, MemoryError))
 
 
 def one_line(exc):
