@@ -4,7 +4,7 @@ __version__ = "0.1.0"
 
 # First: Numba takes its cache directory from the configuration when a kernel is decorated.
 from lcodec import jit_cache  # noqa: E402, F401
-from lcodec.api import Compressor, Decompressor, compress, decompress, read_header
+from lcodec.api import Compressor, Decompressor, compress, decompress, decompress_frames, read_header
 from lcodec.errors import (
     ChecksumError,
     FormatError,
@@ -21,6 +21,7 @@ __all__ = [
     "Decompressor",
     "compress",
     "decompress",
+    "decompress_frames",
     "read_header",
     "ChecksumError",
     "FormatError",

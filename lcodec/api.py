@@ -17,6 +17,7 @@ the input and the payloads, decoding the output and the file (peak figures: benc
 
 import contextlib
 import functools
+import io
 import os
 import tempfile
 import threading
@@ -26,10 +27,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from lcodec import container
-from lcodec import metadata as _metadata
+from lcodec import container, formats
 from lcodec import fallback as _fallback
-from lcodec.container import DEFAULT_MAX_PIXELS, LEARNED, MIXED, MODE_BY_NAME, MODEL_METHODS
+from lcodec.container import DEFAULT_MAX_PIXELS, LEARNED, MIXED, MODEL_METHODS
+from lcodec.formats import pillow as _pillow
 from lcodec.errors import (
     ChecksumError, FormatError, InvalidInputError, LimitError, LossyInputError, UnknownModelError,
 )
@@ -43,17 +44,7 @@ EFFORTS = {
 }
 DEFAULT_EFFORT = 2
 
-_ARRAY_MODES = {  # (dtype, channels) of a numpy array -> mode
-    (np.dtype(bool), 1): "1",
-    (np.dtype(np.uint8), 1): "L",
-    (np.dtype(np.uint8), 2): "LA",
-    (np.dtype(np.uint8), 3): "RGB",
-    (np.dtype(np.uint8), 4): "RGBA",
-    (np.dtype(np.uint16), 1): "I;16",
-}
-
-
-LOSSY_FORMATS = {"JPEG", "MPO"}  # Pillow formats whose pixels are already an approximation
+_ARRAY_COLOURS = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}  # an array's channels -> its mode's letters
 
 
 def _default_threads():
@@ -64,7 +55,8 @@ def _default_threads():
 def open_image(source, name=None):
     """An image file (a path, or a binary file object named `name`) opened and loaded by Pillow. What Pillow cannot
     read is an InvalidInputError and an image over Pillow's pixel limit a LimitError, so that only lcodec's own faults
-    reach a caller as anything else; a file that cannot be opened stays an OSError."""
+    reach a caller as anything else; a file that cannot be opened stays an OSError. (Pillow's view: 8 bits per
+    channel and the first frame; lcodec codes files through `formats`.)"""
     name = os.fspath(source) if isinstance(source, (str, os.PathLike)) else name
     where = f"{name}: " if name else ""
     try:
@@ -83,57 +75,89 @@ def open_image(source, name=None):
         yield im
 
 
-def _image_fields(image, metadata=True):
-    """(pixels, mode name, palette_mode, palette, transparency, metadata blocks, Pillow format) of a numpy array,
-    PIL image or path."""
-    if isinstance(image, (str, os.PathLike)):
-        with open_image(image) as im:
-            return _image_fields(im, metadata)
+def read_picture(image, *, metadata=True, allow_lossy=False, mode=None):
+    """The formats.Picture lcodec codes for `image`: a path or an image file's bytes (every frame, every sample at
+    its depth), a PIL image (as Pillow holds it, every frame), a numpy array ((H, W) or (H, W, C) of bool, uint8,
+    uint16, int8 or int16; `mode` names another mode for its samples, e.g. "L;12" or "CMYK;8"), or a list of arrays
+    (frames)."""
+    if isinstance(image, formats.Picture):
+        return image
+    if isinstance(image, (str, os.PathLike, bytes, bytearray, memoryview)):
+        return formats.read(image, metadata=metadata, allow_lossy=allow_lossy)
     if isinstance(image, Image.Image):
-        if image.mode not in MODE_BY_NAME:
-            raise InvalidInputError(
-                f"image mode {image.mode!r} is not supported (supported: {', '.join(MODE_BY_NAME)})"
-            )
-        palette_mode = palette = None
-        if image.mode == "P":
-            palette_mode = image.palette.mode if image.palette and image.palette.mode == "RGBA" else "RGB"
-            palette = bytes(image.getpalette(palette_mode) or [])
-        pixels = np.asarray(image)
-        if image.mode == "1":  # Pillow's bool arrays hold 255 for True
-            pixels = pixels.view(np.uint8) != 0
-        blocks = _metadata.from_image(image) if metadata else ()
-        return pixels, image.mode, palette_mode, palette, _transparency(image), blocks, image.format
+        return _pillow.picture(image, metadata=metadata, allow_lossy=allow_lossy)
+    if isinstance(image, (list, tuple)) and image and all(isinstance(a, np.ndarray) for a in image):
+        return formats.Picture([_array_frame(a, mode) for a in image])
     if not isinstance(image, np.ndarray):
-        raise InvalidInputError(f"cannot compress a {type(image).__name__}: pass a numpy array, PIL image or path")
-    if image.dtype.byteorder == ">":  # big-endian uint16: the same samples, native order
+        raise InvalidInputError(f"cannot compress a {type(image).__name__}: pass a numpy array (or a list of them), "
+                                "a PIL image, a path or an image file's bytes")
+    return formats.Picture([_array_frame(image, mode)])
+
+
+def _array_frame(image, mode=None):
+    if image.dtype.byteorder == ">":  # big-endian samples: the same samples, native order
         image = image.astype(image.dtype.newbyteorder("="))
     if image.dtype == bool:  # canonical 0/1 whatever bytes the bool array holds
         image = image.view(np.uint8) != 0
     channels = 1 if image.ndim == 2 else (image.shape[2] if image.ndim == 3 else 0)
-    mode = _ARRAY_MODES.get((image.dtype, channels))
-    if mode is None or (image.ndim == 3 and channels == 1):
+    if mode is None and image.ndim in (2, 3) and not (image.ndim == 3 and channels == 1):
+        kind, bits = image.dtype.kind, image.dtype.itemsize * 8
+        letters = _ARRAY_COLOURS.get(channels, "X" * channels)
+        if image.dtype == bool:
+            mode = "1" if channels == 1 else None
+        elif kind in "ui" and bits <= 16:
+            mode = f"{letters};{bits}{'S' if kind == 'i' else ''}"
+    try:
+        found = container.mode_by_name(mode) if mode is not None else None
+    except FormatError as exc:
+        raise InvalidInputError(str(exc)) from None
+    if found is None or found.name == "P" or image.shape != found.shape(*image.shape[:2]) \
+            or image.dtype != found.array_dtype:
         raise InvalidInputError(
-            f"cannot compress an array of shape {image.shape} and dtype {image.dtype}: expected (H, W) bool, "
-            "uint8 or uint16, or (H, W, 2|3|4) uint8"
+            f"cannot compress an array of shape {image.shape} and dtype {image.dtype}"
+            + (f" as mode {mode}" if mode else "") + ": expected (H, W) bool, or (H, W) / (H, W, C) of uint8, "
+            "uint16, int8 or int16"
         )
-    return image, mode, None, None, None, (), None
+    return formats.Frame(image, found.name)
 
 
 def image_samples(image):
-    """The samples lcodec codes for a numpy array, PIL image or path: what decompress returns for its file."""
-    return _image_fields(image, metadata=False)[0]
+    """The samples lcodec codes for a numpy array, PIL image, path or image file's bytes: what decompress returns for
+    its file."""
+    return _as_array([f.pixels for f in read_picture(image, metadata=False, allow_lossy=True).frames])
 
 
-def _transparency(image):
-    """The PIL image's transparency if the format can store it for this mode, else None (ancillary)."""
-    t = image.info.get("transparency")
-    if image.mode == "P" and isinstance(t, bytes) and len(t) <= 256:
-        return t
-    if image.mode == "RGB" and isinstance(t, tuple) and len(t) == 3 and all(0 <= v < 65536 for v in t):
-        return tuple(int(v) for v in t)
-    if image.mode in ("1", "L", "P", "I;16") and isinstance(t, int) and 0 <= t < 65536:
-        return int(t)
-    return None
+def _stored(frame, mode):
+    """The frame's samples as the container codes them: unsigned, signed ones offset by 2^(depth - 1), each checked
+    to fit the mode's bits."""
+    pixels = frame.pixels
+    depth = mode.sample_bits
+    if mode.signed:
+        pixels = (pixels.astype(np.int32) + (1 << (depth - 1))).astype(mode.dtype)
+        low, high = -(1 << (depth - 1)), (1 << (depth - 1)) - 1
+    else:
+        low, high = 0, (1 << depth) - 1
+    if depth < mode.bits and frame.pixels.size and not low <= frame.pixels.min() <= frame.pixels.max() <= high:
+        raise InvalidInputError(f"samples outside {low}..{high}, the range of mode {mode.name}")
+    return pixels
+
+
+def _user(mode, pixels):
+    """Decoded samples as the caller gets them: a signed mode's back from their offset."""
+    if mode.sample_bits < mode.bits and pixels.size and int(pixels.max()) >> mode.sample_bits:
+        raise FormatError(f"decoded samples exceed the {mode.sample_bits} bits of mode {mode.name} (corrupted file)")
+    if mode.signed:
+        return (pixels.astype(np.int32) - (1 << (mode.sample_bits - 1))).astype(mode.array_dtype)
+    return pixels
+
+
+def _as_array(frames):
+    """One frame's array, or the frames stacked (N, H, W[, C]) where they agree in shape and dtype."""
+    if len(frames) == 1:
+        return frames[0]
+    if len({(f.shape, f.dtype) for f in frames}) != 1:
+        raise InvalidInputError(f"the {len(frames)} frames differ in shape or dtype: use decompress_frames")
+    return np.stack(frames)
 
 
 def _load_net(name):
@@ -201,19 +225,26 @@ class Compressor:
             raise InvalidInputError(f"model {name!r} codes {net.channels}-channel images, not mode {mode.name}")
         return net
 
-    def compress(self, image):
-        """The .lcd bytes of `image` (numpy array, PIL image or path)."""
-        pixels, mode_name, palette_mode, palette, transparency, blocks, fmt = _image_fields(image, self.metadata)
-        if fmt in LOSSY_FORMATS and not self.allow_lossy:
-            raise LossyInputError(f"the input is a {fmt}: its pixels are already lossy, and coding them exactly "
-                                  "makes the file several times larger (allow it with --allow-lossy-input / "
-                                  "allow_lossy=True)")
-        mode = MODE_BY_NAME[mode_name]
-        height, width = pixels.shape[:2]
+    def compress(self, image, *, mode=None):
+        """The .lcd bytes of `image` (see read_picture: a path or file bytes, a PIL image, a numpy array or a list of
+        them); an image of several frames is a sequence file of one image each (FORMAT.md section 8)."""
+        picture = read_picture(image, metadata=self.metadata, allow_lossy=self.allow_lossy, mode=mode)
+        files = [self._compress_frame(frame) for frame in picture.frames]
+        if len(files) == 1:
+            return files[0]
+        sequence = container.Sequence((), picture.durations, picture.disposals, picture.blends, picture.loop,
+                                      picture.format or "")
+        return container.pack_sequence(sequence, files)
+
+    def _compress_frame(self, frame):
+        """The bytes of a file of one image."""
+        mode = container.mode_by_name(frame.mode)
+        height, width = frame.pixels.shape[:2]
         if height == 0 or width == 0:
             raise InvalidInputError(f"cannot compress an empty image ({width}x{height})")
         if max(height, width) > container.MAX_DIMENSION:
             raise LimitError(f"image of {width}x{height} exceeds the format's {container.MAX_DIMENSION} per side")
+        pixels = _stored(frame, mode)
         net = self._net_for(mode)
         tile = self.tile or (LEARNED_TILE if net is not None else FALLBACK_TILE)
         planes = pixels.reshape(height, width, mode.channels)
@@ -252,9 +283,9 @@ class Compressor:
             mode=mode.name, width=width, height=height, tile=tile,
             precision=_precision() if uses_model else 0,
             model=net.name if uses_model else None, model_sha256=net.sha256 if uses_model else None,
-            palette_mode=palette_mode, palette=palette, transparency=transparency,
-            pixel_sha256=container.pixel_checksum(pixels), methods=methods,
-            metadata=blocks, crcs=tuple(c for _, _, c in coded),
+            palette_mode=frame.palette_mode, palette=frame.palette, transparency=frame.transparency,
+            pixel_sha256=container.pixel_checksum(frame.pixels), methods=methods,
+            metadata=frame.metadata, crcs=tuple(c for _, _, c in coded),
         )
         return container.pack(header, [p for _, p, _ in coded])
 
@@ -282,8 +313,17 @@ class Decompressor:
         return net
 
     def _decode(self, data):
-        header, payloads = container.parse(_as_bytes(data), max_pixels=self.max_pixels)
-        mode = MODE_BY_NAME[header.mode]
+        """[(Header, samples as decompress returns them)] of every frame, and the Sequence of a sequence file (None for
+        a file of one image)."""
+        data = _as_bytes(data)
+        if not container.is_sequence(data):
+            return [self._decode_image(data, self.max_pixels)], None
+        sequence, files = container.parse_sequence(data, max_pixels=self.max_pixels)
+        return [self._decode_image(f, None) for f in files], sequence
+
+    def _decode_image(self, data, max_pixels):
+        header, payloads = container.parse(data, max_pixels=max_pixels)
+        mode = container.mode_by_name(header.mode)
         net = self._net_for(header) if header.model else None
         boxes = container.tile_boxes(header.height, header.width, header.tile)
         groups = len(mode.groups)
@@ -321,34 +361,56 @@ class Decompressor:
                 c0 += plane.shape[2]
 
         first = decode_tile(0)  # the image is allocated once a tile has shown the file is what it claims
-        pixels = np.empty(mode.shape(header.height, header.width), mode.dtype)
-        out = pixels.reshape(header.height, header.width, mode.channels)
+        stored = np.empty(mode.shape(header.height, header.width), mode.dtype)
+        out = stored.reshape(header.height, header.width, mode.channels)
         place(0, first)
         _run_tiles(lambda i: place(i, decode_tile(i)), range(1, len(boxes)), self.threads)
+        pixels = _user(mode, stored)
         if container.pixel_checksum(pixels) != header.pixel_sha256:
             raise ChecksumError("decoded pixels do not match the file's checksum (corrupted file)")
         return header, pixels
 
     def decompress(self, data):
-        """The image as a numpy array (shapes and dtypes in FORMAT.md's mode table)."""
-        return self._decode(data)[1]
+        """The image as a numpy array (shapes and dtypes in FORMAT.md's mode table); the frames of a sequence file
+        stacked (N, H, W[, C]) where they agree in shape and dtype (else decompress_frames)."""
+        return _as_array([pixels for _, pixels in self._decode(data)[0]])
+
+    def decompress_frames(self, data):
+        """Every frame's numpy array, in order (one for a file of one image)."""
+        return [pixels for _, pixels in self._decode(data)[0]]
+
+    def decompress_picture(self, data):
+        """The formats.Picture coded in `data`: frames with their modes, palettes, metadata and timing."""
+        decoded, seq = self._decode(data)
+        frames = [formats.Frame(pixels, h.mode, h.palette_mode, h.palette, h.transparency, h.metadata)
+                  for h, pixels in decoded]
+        if seq is None:
+            return formats.Picture(frames)
+        return formats.Picture(frames, seq.format or None, seq.durations, seq.disposals, seq.blends, seq.loop)
 
     def decompress_image(self, data):
-        """The image as a PIL image, with its mode, palette and transparency."""
-        header, pixels = self._decode(data)
-        return _to_pil(header, pixels)
+        """The image as a PIL image, with its mode, palette and transparency (a file of one image of a mode Pillow
+        has)."""
+        picture = self.decompress_picture(data)
+        if len(picture.frames) != 1:
+            raise InvalidInputError(f"the file holds {len(picture.frames)} frames: use decompress_frames or "
+                                    "decompress_to_path")
+        return _pillow.image(picture.frames[0])
+
+    def decompress_file(self, data, fmt):
+        """The bytes of an image file of Pillow format name `fmt` (PNG, TIFF, PPM, GIF, WEBP, ICO, BMP) holding
+        every frame and sample of the file exactly (InvalidInputError where that format cannot, naming those that
+        can)."""
+        return formats.encode(self.decompress_picture(data), fmt)
 
     def decompress_to_path(self, data, path, *, force=False):
-        """Decode to an image file, format from the extension; refuses formats that would drop data
-        (Pillow writes RGBA to PPM or BMP without its alpha), leaving no file behind."""
-        fmt = image_format(path)
+        """Decode to an image file, format from the extension; the file is read back and compared before it is
+        written, and refused (no file left behind) where its format cannot hold the image exactly."""
+        fmt = formats.output_format(path)
         if Path(path).exists() and not force:
             raise FileExistsError(f"{path} exists (use --force / force=True to overwrite)")
-        header, pixels = self._decode(data)
-        image = _to_pil(header, pixels)
-        extra = _metadata.save_arguments(header.metadata, fmt)
-        return write_atomic(path, lambda f: image.save(f, format=fmt, **extra), force=force,
-                            verify=lambda tmp: _check_lossless(image, tmp, fmt))
+        encoded = self.decompress_file(data, fmt)
+        return write_atomic(path, lambda f: f.write(encoded), force=force)
 
 
 def _run_tiles(work, indices, threads):
@@ -383,31 +445,21 @@ def _as_bytes(data):
     return data
 
 
-def _to_pil(header, pixels):
-    size = (header.width, header.height)
-    if header.mode == "1":
-        im = Image.frombytes("1", size, np.packbits(pixels, axis=1).tobytes())
-    elif header.mode == "I;16":
-        im = Image.frombytes("I;16", size, pixels.astype("<u2").tobytes())
-    else:
-        im = Image.frombytes(header.mode, size, pixels.tobytes())
-    if header.palette is not None:
-        im.putpalette(header.palette, rawmode=header.palette_mode)
-    if header.transparency is not None:
-        im.info["transparency"] = header.transparency
-    im.info.update(_metadata.to_info(header.metadata))
-    return im
-
-
-def compress(image, *, model=None, effort=DEFAULT_EFFORT, metadata=True, allow_lossy=False):
-    """The .lcd bytes of `image`: a numpy array ((H, W) / (H, W, C), bool/uint8/uint16), PIL image or path; a PIL
-    image or file keeps its metadata unless metadata=False."""
-    return Compressor(model, effort=effort, metadata=metadata, allow_lossy=allow_lossy).compress(image)
+def compress(image, *, model=None, effort=DEFAULT_EFFORT, metadata=True, allow_lossy=False, mode=None):
+    """The .lcd bytes of `image`: a path or an image file's bytes, a PIL image, a numpy array ((H, W) / (H, W, C) of
+    bool, uint8, uint16, int8 or int16; `mode` names its mode where the dtype does not, e.g. "L;12"), or a list of
+    them as frames; a file or PIL image keeps its metadata unless metadata=False."""
+    return Compressor(model, effort=effort, metadata=metadata, allow_lossy=allow_lossy).compress(image, mode=mode)
 
 
 def decompress(data, *, max_pixels=DEFAULT_MAX_PIXELS):
     """The numpy array coded in `data` (bytes or a path); ChecksumError if it is not the original."""
     return Decompressor(max_pixels=max_pixels).decompress(data)
+
+
+def decompress_frames(data, *, max_pixels=DEFAULT_MAX_PIXELS):
+    """Every frame coded in `data` (bytes or a path) as a numpy array, in order."""
+    return Decompressor(max_pixels=max_pixels).decompress_frames(data)
 
 
 def decompress_image(data, *, max_pixels=DEFAULT_MAX_PIXELS):
@@ -421,21 +473,18 @@ def read_header(data):
     if isinstance(data, (str, os.PathLike)):
         with open(data, "rb") as f:
             return container.read_header(f)
-    return container.parse(_as_bytes(data), max_pixels=None)[0]
+    return container.read_header(io.BytesIO(_as_bytes(data)))
 
 
 def decompress_to_path(data, path, *, force=False, max_pixels=DEFAULT_MAX_PIXELS):
-    """Decode `data` (bytes or a path) to an image file, format from the extension (.png, .ppm, .tiff, .bmp)."""
+    """Decode `data` (bytes or a path) to an image file, format from the extension (.png, .tiff, .ppm, .gif, .webp,
+    .ico, .bmp), refused where that format cannot hold the image exactly."""
     return Decompressor(max_pixels=max_pixels).decompress_to_path(data, path, force=force)
 
 
 def image_format(path):
-    """Pillow's format name for a file name's extension; InvalidInputError when Pillow cannot write it."""
-    ext = Path(path).suffix.lower()
-    fmt = Image.registered_extensions().get(ext)
-    if fmt is None or fmt not in Image.SAVE:
-        raise InvalidInputError(f"unknown image format for {Path(path).name!r} (use .png, .ppm, .tiff or .bmp)")
-    return fmt
+    """The format lcodec writes for a file name's extension; InvalidInputError for one it does not write."""
+    return formats.output_format(path)
 
 
 @functools.cache
@@ -443,17 +492,6 @@ def _umask():
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
-
-
-def _check_lossless(image, path, fmt):
-    with Image.open(path) as back:
-        if image.mode == "P":
-            same = back.convert("RGBA").tobytes() == image.convert("RGBA").tobytes()
-        else:
-            a, b = np.asarray(back), np.asarray(image)
-            same = a.shape == b.shape and np.array_equal(a, b)
-    if not same:
-        raise InvalidInputError(f"{fmt} cannot hold this {image.mode} image exactly (use .png or .tiff)")
 
 
 def write_atomic(path, write, *, force=False, verify=None):

@@ -10,9 +10,12 @@ import numpy as np
 from PIL import Image, ImageFile, ImagePalette
 
 from lcodec import api, container, metadata
+from lcodec.errors import InvalidInputError
+from lcodec.formats import pillow
 
 FORMAT = "LCD"
 _RAWMODES = {"1": "1;8", "I;16": "I;16B"}
+_PIL_MODES = {**{m: m for m in pillow.MODES}, **{v: k for k, v in pillow.NAMED.items() if not k.startswith("I;")}}
 
 
 def _accept(prefix):
@@ -25,8 +28,12 @@ class LcdImageFile(ImageFile.ImageFile):
 
     def _open(self):
         header = container.read_header(self.fp)  # the header alone: no pixel, no payload is read
+        if header.sequence is not None or header.mode not in _PIL_MODES:
+            what = f"{len(header.sequence.frames)} frames" if header.sequence else f"mode {header.mode}"
+            raise InvalidInputError(f"a .lcd file of {what}, which a Pillow image cannot hold (use "
+                                    "lcodec.decompress_frames, or lcodec decode to a .png or .tiff)")
         self._size = (header.width, header.height)
-        self._mode = header.mode
+        self._mode = _PIL_MODES[header.mode]
         if header.palette is not None:
             self.palette = ImagePalette.raw(header.palette_mode, header.palette)
         if header.transparency is not None:

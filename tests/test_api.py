@@ -128,7 +128,7 @@ def test_inputs_numpy_pil_and_paths(shared_data, tmp_path):
     with pytest.raises(FileExistsError):
         api.decompress_to_path(expected, tmp_path / "b.png")
     api.decompress_to_path(expected, tmp_path / "b.png", force=True)
-    with pytest.raises(InvalidInputError, match="unknown image format"):
+    with pytest.raises(InvalidInputError, match="does not write .xyz files"):
         api.decompress_to_path(expected, tmp_path / "b.xyz")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.lcd", "a.png", "b.png"]  # no temporary files left
 
@@ -146,19 +146,23 @@ def test_array_variants():
 
 
 @pytest.mark.parametrize(
-    "image, match",
+    "image, match, mode",
     [
-        ([[1, 2], [3, 4]], "cannot compress a list"),
-        (np.zeros((4, 4), np.float32), "dtype float32"),
-        (np.zeros((4, 4, 1), np.uint8), r"shape \(4, 4, 1\)"),
-        (np.zeros((4, 4, 3), np.uint16), "uint16"),
-        (np.zeros((0, 4), np.uint8), "empty"),
-        (Image.new("CMYK", (4, 4)), "mode 'CMYK'"),
+        ([[1, 2], [3, 4]], "cannot compress a list", None),
+        (np.zeros((4, 4), np.float32), "dtype float32", None),
+        (np.zeros((4, 4, 1), np.uint8), r"shape \(4, 4, 1\)", None),
+        (np.zeros((4, 4, 3), np.uint32), "uint32", None),
+        (np.zeros((4, 4), np.uint8), "as mode RGB", "RGB"),
+        (np.zeros((4, 4), np.uint8), "bad mode 'RGB;17'", "RGB;17"),
+        (np.full((4, 4), 4096, np.uint16), "outside 0..4095", "L;12"),
+        (np.full((4, 4), -33, np.int8), "outside -32..31", "L;6S"),
+        (np.zeros((0, 4), np.uint8), "empty", None),
+        (Image.new("HSV", (4, 4)), "mode 'HSV'", None),
     ],
 )
-def test_bad_inputs(image, match):
+def test_bad_inputs(image, match, mode):
     with pytest.raises(InvalidInputError, match=match):
-        api.Compressor(learned=False).compress(image)
+        api.Compressor(learned=False).compress(image, mode=mode)
 
 
 def test_bad_decompress_argument():

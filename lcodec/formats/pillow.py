@@ -1,0 +1,167 @@
+"""The formats Pillow reads exactly: 8-bit PNG and the 8-bit formats (GIF, WebP, ICO, BMP, TGA, PCX, QOI...), every
+frame of them; JPEG and lossy WebP are lossy sources. A format Pillow is not known to read exactly, or a mode it
+gives that lcodec cannot store, is refused."""
+
+import io
+import struct
+
+import numpy as np
+from PIL import Image, ImageSequence, UnidentifiedImageError
+
+from lcodec import metadata as _metadata
+from lcodec.errors import InvalidInputError, LimitError, LossyInputError
+from lcodec.formats import Frame, Picture
+
+MODES = ("1", "L", "LA", "P", "RGB", "RGBA", "I;16")  # Pillow modes lcodec stores as they are
+NAMED = {"CMYK": "CMYK;8", "RGBa": "RGBa;8", "La": "La;8", "I;16B": "I;16", "I;16L": "I;16"}  # and as named modes
+EXACT = {"PNG", "GIF", "WEBP", "ICO", "BMP", "DIB", "TGA", "PCX", "QOI", "SGI", "PPM", "IM", "XBM", "JPEG",
+         "MPO"}  # formats whose samples Pillow gives as the file holds them (PNG and PPM: those lcodec sends it)
+LOSSY = {"JPEG", "MPO"}
+
+
+def accepts(head):
+    return True
+
+
+def read(data, *, metadata=True, allow_lossy=False):
+    try:
+        im = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as exc:
+        raise LimitError(str(exc)) from None
+    except UnidentifiedImageError:
+        raise InvalidInputError("not an image file that lcodec can read") from None
+    with im:
+        if im.format not in EXACT:
+            raise InvalidInputError(f"lcodec does not read {im.format} files exactly (convert to PNG or TIFF)")
+        if _lossy_webp(im.format, data) and not allow_lossy:
+            raise _lossy(im.format)
+        if im.format == "SGI" and data[3] != 1:
+            raise InvalidInputError("lcodec does not read 16-bit SGI files exactly (convert to PNG or TIFF)")
+        return picture(im, metadata=metadata, allow_lossy=allow_lossy)
+
+
+def _lossy(fmt):
+    return LossyInputError(f"the input is a lossy {fmt}: its pixels are already an approximation, and coding them "
+                           "exactly makes the file several times larger (allow it with --allow-lossy-input / "
+                           "allow_lossy=True)")
+
+
+def picture(im, *, metadata=True, allow_lossy=False):
+    """The Picture of an open Pillow image: every frame (every size of an icon), with its timing."""
+    if im.format in LOSSY and not allow_lossy:
+        raise _lossy(im.format)
+    if im.format == "ICO":
+        sizes = sorted(im.info.get("sizes", {im.size}))
+        return Picture([frame(_loaded(im.ico.getimage(size)), metadata) for size in sizes], "ICO")
+    frames, timing = [], []
+    for i, page in enumerate(ImageSequence.Iterator(im)):
+        frames.append(frame(_loaded(page), metadata and i == 0))
+        info = page.info
+        timing.append((round(info.get("duration", 0) or 0), info.get("disposal", 0) or 0, info.get("blend", 0) or 0))
+    durations, disposals, blends = (tuple(t[k] for t in timing) for k in range(3))
+    return Picture(frames, im.format, durations, disposals, blends, loop=int(im.info.get("loop", 0) or 0),
+                   extra={"default_image": bool(im.info.get("default_image"))})
+
+
+def _loaded(im):
+    try:
+        im.load()
+    except MemoryError:
+        raise
+    except Exception as exc:  # Pillow's decoders raise many types on damaged data
+        raise InvalidInputError(f"a damaged {im.format} file ({type(exc).__name__}: {exc})") from None
+    return im
+
+
+def _lossy_webp(fmt, data):
+    """Whether a WebP holds a lossy (VP8) bitstream, in any frame."""
+    if fmt != "WEBP":
+        return False
+    pos = 12
+    while pos + 8 <= len(data):
+        kind, size = struct.unpack_from("<4sI", data, pos)
+        if kind == b"VP8 ":
+            return True
+        if kind == b"ANMF":  # a frame: 16 bytes of its own header, then its chunks
+            pos += 8 + 16
+            continue
+        pos += 8 + size + (size & 1)
+    return False
+
+
+def frame(im, metadata=True):
+    """The Frame of a loaded Pillow image; InvalidInputError for a mode lcodec cannot store."""
+    mode = im.mode if im.mode in MODES else NAMED.get(im.mode)
+    if mode is None:
+        raise InvalidInputError(f"image mode {im.mode!r} is not supported (supported: {', '.join(MODES)})")
+    palette_mode = palette = None
+    if im.mode == "P":
+        palette_mode = im.palette.mode if im.palette and im.palette.mode == "RGBA" else "RGB"
+        palette = bytes(im.getpalette(palette_mode) or [])
+    pixels = np.asarray(im)
+    if im.mode == "1":  # Pillow's bool arrays hold 255 for True
+        pixels = pixels.view(np.uint8) != 0
+    elif pixels.dtype.byteorder == ">":
+        pixels = pixels.astype(pixels.dtype.newbyteorder("="))
+    blocks = _metadata.from_image(im) if metadata else ()
+    return Frame(pixels, mode, palette_mode, palette, _transparency(im), blocks)
+
+
+def _transparency(image):
+    """The PIL image's transparency if the format can store it for this mode, else None (ancillary)."""
+    t = image.info.get("transparency")
+    if image.mode == "P" and isinstance(t, bytes) and len(t) <= 256:
+        return t
+    if image.mode == "RGB" and isinstance(t, tuple) and len(t) == 3 and all(0 <= v < 65536 for v in t):
+        return tuple(int(v) for v in t)
+    if image.mode in ("1", "L", "P", "I;16") and isinstance(t, int) and 0 <= t < 65536:
+        return int(t)
+    return None
+
+
+def image(frame):
+    """The Pillow image of a frame of a Pillow mode, palette, transparency and metadata in its info."""
+    h, w = frame.pixels.shape[:2]
+    if frame.mode == "1":
+        im = Image.frombytes("1", (w, h), np.packbits(frame.pixels, axis=1).tobytes())
+    elif frame.mode == "I;16":
+        im = Image.frombytes("I;16", (w, h), frame.pixels.astype("<u2").tobytes())
+    elif frame.mode in MODES:
+        im = Image.frombytes(frame.mode, (w, h), np.ascontiguousarray(frame.pixels).tobytes())
+    else:
+        pil = {v: k for k, v in NAMED.items() if not k.startswith("I;")}.get(frame.mode)
+        if pil is None:
+            raise InvalidInputError(f"mode {frame.mode} has no Pillow mode (use decompress for its samples)")
+        im = Image.frombytes(pil, (w, h), np.ascontiguousarray(frame.pixels).tobytes())
+    if frame.palette is not None:
+        im.putpalette(frame.palette, rawmode=frame.palette_mode)
+    if frame.transparency is not None:
+        im.info["transparency"] = frame.transparency
+    im.info.update(_metadata.to_info(frame.metadata))
+    return im
+
+
+def write(picture, fmt):
+    """The picture as Pillow writes it in `fmt`, every frame (the caller checks it by reading it back)."""
+    images = [image(f) for f in picture.frames]
+    extra = _metadata.save_arguments(picture.frames[0].metadata, fmt)
+    if fmt == "WEBP":
+        extra["exact"] = True  # keep the colour of transparent pixels
+    if len(images) > 1 and fmt == "ICO":
+        extra.update(sizes=[im.size for im in images], append_images=images[:-1])
+        images = images[-1:]
+    elif len(images) > 1:
+        extra.update(save_all=True, append_images=images[1:], loop=picture.loop)
+        if picture.durations:
+            extra["duration"] = list(picture.durations)
+        if fmt in ("PNG", "GIF") and picture.disposals:
+            extra["disposal"] = list(picture.disposals)
+        if fmt == "PNG":
+            extra["blend"] = list(picture.blends) if picture.blends else 0
+            extra["default_image"] = picture.extra.get("default_image", False)
+    buf = io.BytesIO()
+    try:
+        images[0].save(buf, format=fmt, **extra)
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # Pillow refuses modes a format cannot hold
+        raise InvalidInputError(f"{fmt}: {exc}") from None
+    return buf.getvalue()
