@@ -16,17 +16,15 @@ of the first run.
 """
 
 import glob
-import io
 import os
 import posixpath
-import tempfile
 import threading
 import time
 from contextlib import contextmanager
 
 from PIL import Image
 
-from lcodec import api, container
+from lcodec import api, container, formats
 from lcodec.errors import LcodecError, one_line
 
 FIELDS = ("input", "output", "input_bytes", "output_bytes", "bpsp", "seconds", "skipped", "error")
@@ -58,7 +56,7 @@ def encode(src, dst, *, client=None, workers=None, effort=api.DEFAULT_EFFORT, mo
     order; a failed file has its message in "error" and the others go on."""
     settings = (model, learned, fallback, effort, metadata, allow_lossy)
     api.Compressor(model, learned=learned, fallback=fallback, effort=effort)  # bad settings fail once, here
-    suffixes = {e for e, f in Image.registered_extensions().items() if f in Image.OPEN}
+    suffixes = formats.IMAGE_SUFFIXES | {e for e, f in Image.registered_extensions().items() if f in Image.OPEN}
     return _run("encode", settings, src, dst, suffixes, ".lcd", client, workers, force, threads, progress)
 
 
@@ -245,29 +243,24 @@ def _task(kind, settings, item, force, threads, slots):
 
 
 def _encoded(compressor, raw):
-    with api.open_image(io.BytesIO(raw)) as im:
-        return compressor.compress(im)
+    return compressor.compress(raw)
 
 
 def _decoded(decompressor, raw):
-    """The PNG bytes of a .lcd, written as `lcodec decode` writes them (decompress_to_path checks they hold the
-    pixels exactly)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "out.png")
-        decompressor.decompress_to_path(raw, out)
-        with open(out, "rb") as f:
-            return f.read()
+    """The PNG bytes of a .lcd, as `lcodec decode` writes them (checked to hold every frame and sample exactly)."""
+    return decompressor.decompress_file(raw, "PNG")
 
 
 def _same_pixels(lcd, image):
-    """The resume check: the image file's pixels have the checksum the .lcd header records (no decoding)."""
+    """The resume check: each frame of the image file has the checksum the .lcd header records (no decoding)."""
     try:
         header = api.read_header(lcd)
-        with api.open_image(io.BytesIO(image)) as im:
-            pixels = api.image_samples(im)
+        frames = formats.read(image, metadata=False, allow_lossy=True).frames
     except Exception:  # a damaged or foreign output matches nothing
         return False
-    return container.pixel_checksum(pixels) == header.pixel_sha256
+    headers = header.sequence.frames if header.sequence else (header,)
+    return len(frames) == len(headers) and all(
+        container.pixel_checksum(f.pixels) == h.pixel_sha256 for f, h in zip(frames, headers))
 
 
 def _existing(item):

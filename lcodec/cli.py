@@ -16,16 +16,26 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 import lcodec
-from lcodec import api, container
+from lcodec import api, container, formats
 from lcodec.errors import INTERNAL_ERROR, is_user_error, one_line
 
 STDIO = "-"
 EXIT_STATUS = ("exit status: 0 every file done, 1 a file failed (one error line each), 2 usage error, "
                "3 internal error (a bug in lcodec; LCODEC_DEBUG=1 prints its traceback), 130 interrupted")
 INTERNAL = 3
+RM_HELP = {
+    "images": "delete each input once its .lcd is written and verified: decoded from disk, it must equal a second "
+              "reading of the input file from disk (every frame; each frame's dtype, shape, every sample and palette "
+              "colour), and that reading must agree with the frames, channels and bits per sample that the input's "
+              "own header states (PNG, TIFF, PNM); never on an error",
+    ".lcd": "delete each input once its image file is written and verified: the file is read back and compared "
+            "with the decoded frames (dtype, shape, every sample and palette colour) before it takes its name, and "
+            "decoding checked every tile's CRC and the pixel checksum; never on an error",
+}
 
 
 class UsageError(Exception):
@@ -63,8 +73,7 @@ def build_parser():
         p.add_argument("-T", "--threads", type=_count, default=0, metavar="N",
                        help="threads per file (default 0: the cores / --jobs)")
         p.add_argument("-f", "--force", action="store_true", help="overwrite existing outputs")
-        p.add_argument("--rm", action="store_true",
-                       help="delete each input once its output is written and verified (never on an error)")
+        p.add_argument("--rm", action="store_true", help=RM_HELP[what.split()[0]])
         p.add_argument("-v", "--verbose", action="store_true",
                        help="one line per file on stderr: sizes, bits per sub-pixel, seconds")
         p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -74,8 +83,9 @@ def build_parser():
         p.add_argument("--report", metavar="FILE", help="with --dask: per-file results as .json or .csv (rewritten)")
         return out
 
-    enc = sub.add_parser("encode", help="compress images to .lcd", epilog=EXIT_STATUS)
-    common(enc, "images (PNG, PPM, TIFF, BMP, ...)")
+    enc = sub.add_parser("encode", help="compress images to .lcd: every frame, channel and sample at its depth",
+                         epilog=EXIT_STATUS)
+    common(enc, "images (PNG and APNG, TIFF, PNM, GIF, WebP, ICO, BMP, JPEG 2000, ...)")
     enc.add_argument("--model", help="registered model name (default: the model for the image's channels)")
     enc.add_argument("--no-learned", action="store_true", help="fallback methods only (fast, no model)")
     enc.add_argument("--learned-only", action="store_true",
@@ -85,10 +95,11 @@ def build_parser():
     enc.add_argument("--strip", action="store_true",
                      help="drop the image's metadata (ICC profile, EXIF, XMP, text, DPI); kept by default")
     enc.add_argument("--allow-lossy-input", action="store_true",
-                     help="encode JPEG and other lossy inputs (refused by default: the .lcd keeps their artefacts "
-                     "at several times their size)")
-    dec = sub.add_parser("decode", help="decompress .lcd files (format from the output extension: png, ppm, "
-                         "tiff, bmp; - writes raw samples, C order, 16-bit big-endian)", epilog=EXIT_STATUS)
+                     help="encode JPEG, lossy WebP, JPEG-compressed TIFF, lossy JPEG 2000, AVIF (refused by "
+                     "default: the .lcd keeps their artefacts at several times their size)")
+    dec = sub.add_parser("decode", help="decompress .lcd files (format from the output extension: png, tiff, "
+                         "ppm/pgm, gif, webp, ico, bmp, refused where it cannot hold the image exactly; - writes "
+                         "raw samples, frame after frame, C order, 16-bit big-endian)", epilog=EXIT_STATUS)
     common(dec, ".lcd files").add_argument("-t", "--test", action="store_true",
                                            help="decode and verify each file, write nothing (exit status 1 if "
                                            "any is damaged)")
@@ -210,8 +221,7 @@ def _encode_one(compressor, verifier, src, dst, args):
     if src == STDIO:
         raw = _read(src)
         size = len(raw)
-        with api.open_image(io.BytesIO(raw), "stdin") as im:
-            data = compressor.compress(im)
+        data = compressor.compress(raw)
     else:
         size = Path(src).stat().st_size
         data = compressor.compress(src)
@@ -222,12 +232,16 @@ def _encode_one(compressor, verifier, src, dst, args):
 
 
 def _verify_encoded(decompressor, src, written):
-    """--rm's check of a written .lcd: it decodes to the input's pixels (mode, size, samples and palette)."""
-    back = decompressor.decompress_image(Path(written).read_bytes())
-    with api.open_image(src) as original:
-        same = (back.mode, back.size, back.getpalette()) == (original.mode, original.size, original.getpalette())
-        if not (same and back.tobytes() == original.tobytes()):
-            raise lcodec.ChecksumError("the written file does not decode to the input's pixels (input kept)")
+    """--rm's check of a written .lcd (RM_HELP): decoded from disk, it equals a second reading of the input from
+    disk, which agrees with what the input's own header states."""
+    back = decompressor.decompress_picture(Path(written).read_bytes())
+    raw = Path(src).read_bytes()
+    original = formats.read(raw, src, metadata=False, allow_lossy=True)
+    stated = formats.check_declared(raw, original)
+    if stated is not None:
+        raise lcodec.ChecksumError(f"the input cannot be verified: {stated} (input kept)")
+    if not formats.same(back, original):
+        raise lcodec.ChecksumError("the written file does not decode to the input's samples (input kept)")
 
 
 def _decode_one(decompressor, src, dst, args):
@@ -235,12 +249,13 @@ def _decode_one(decompressor, src, dst, args):
     pixels exactly); --rm deletes the input after that. The -v report."""
     data = _read(src)
     if dst == STDIO:
-        pixels = decompressor.decompress(data)
-        if pixels.dtype.itemsize == 2:
-            pixels = pixels.astype(">u2")
-        raw = pixels.view("u1").tobytes()
-        sys.stdout.buffer.write(raw)
-        size = len(raw)
+        size = 0
+        for pixels in decompressor.decompress_frames(data):
+            if pixels.dtype.itemsize == 2:
+                pixels = pixels.astype(pixels.dtype.newbyteorder(">"))
+            raw = np.ascontiguousarray(pixels).view("u1").tobytes()
+            sys.stdout.buffer.write(raw)
+            size += len(raw)
     else:
         decompressor.decompress_to_path(data, dst, force=args.force)
         size = Path(dst).stat().st_size
@@ -252,7 +267,7 @@ def _decode_one(decompressor, src, dst, args):
 def _test_one(decompressor, src, _dst):
     """-t: decode and discard; decompress raises on any damage (the pixel checksum covers every tile)."""
     data = _read(src)
-    decompressor.decompress(data)
+    decompressor.decompress_frames(data)
     return f"ok, {len(data)} bytes, {api.read_header(data).bpsp:.4f} bits per sub-pixel"
 
 
@@ -324,8 +339,8 @@ def _cmd_encode(args):
     if args.dask:
         return _dask("encode", args, model=args.model, learned=not args.no_learned, fallback=not args.learned_only,
                      effort=args.effort, metadata=not args.strip, allow_lossy=args.allow_lossy_input)
-    found = _expand(args.inputs, {e for e, f in Image.registered_extensions().items() if f in Image.OPEN},
-                    args.recursive)
+    found = _expand(args.inputs, formats.IMAGE_SUFFIXES | {e for e, f in Image.registered_extensions().items()
+                                                   if f in Image.OPEN}, args.recursive)
     pairs = _plan(found, args.output, ".lcd")
     _check_stdio(pairs, args)
     jobs, threads = _parallelism(args.jobs, args.threads, len(pairs), os.cpu_count() or 1)
@@ -435,10 +450,14 @@ def _cmd_info(args):
 def _describe(name, h):
     methods = ", ".join(f"{k} {v}" for k, v in sorted(h.method_counts.items()))
     ty, tx = h.tiles
-    lines = [
-        f"file: {name}",
-        f"format: lcodec version {h.version}",
-        f"image: {h.width}x{h.height}, mode {h.mode}, {h.channels} channel(s)",
+    frames = h.sequence.frames if h.sequence else (h,)
+    lines = [f"file: {name}", f"format: lcodec version {h.version}"]
+    if h.sequence:
+        s = h.sequence
+        lines.append(f"frames: {len(frames)} from {s.format or 'an image sequence'}, loop {s.loop}, durations "
+                     f"{', '.join(map(str, s.durations))} ms")
+    lines += [f"image: {f.width}x{f.height}, mode {f.mode}, {f.channels} channel(s)" for f in frames]
+    lines += [
         f"tiles: {h.tile}x{h.tile}, {tx}x{ty} tiles; methods: {methods}",
         f"model: {h.model} (sha256 {h.model_sha256}), coder precision {h.precision}" if h.model
         else "model: none (fallback methods only)",

@@ -61,7 +61,7 @@ def test_tree_identical_to_the_cli_and_resumable(client, photos, tmp_path):
     assert list(results[0]) == list(batch.FIELDS)
     res = by_input(results, src)
     assert sorted(res) == sorted(FILES + [BAD])
-    assert res[BAD]["error"] == "not an image file that Pillow can read" and res[BAD]["output_bytes"] is None
+    assert res[BAD]["error"] == "not an image file that lcodec can read" and res[BAD]["output_bytes"] is None
     for rel in FILES:
         r = res[rel]
         assert r["error"] is None and not r["skipped"], r
@@ -73,7 +73,7 @@ def test_tree_identical_to_the_cli_and_resumable(client, photos, tmp_path):
 
     again = by_input(batch.encode(str(src), str(out), client=client, effort=1), src)
     assert all(again[rel]["skipped"] and again[rel]["error"] is None for rel in FILES)
-    assert again[BAD]["error"] == "not an image file that Pillow can read"
+    assert again[BAD]["error"] == "not an image file that lcodec can read"
     assert tree(out) == tree(cli_out)
 
     back = tmp_path / "png"
@@ -133,7 +133,7 @@ def test_cli_summary_report_and_exit_status(client, photos, tmp_path, capsys):
     argv = ["encode", str(src), "-o", str(tmp_path / "lcd"), "--dask", address, "-e", "1", "-q"]
     assert main(argv + ["--report", str(tmp_path / "r.json")]) == 1
     out, err = capsys.readouterr()
-    assert err.strip() == f"lcodec: error: {src / BAD}: not an image file that Pillow can read"
+    assert err.strip() == f"lcodec: error: {src / BAD}: not an image file that lcodec can read"
     head, values = out.strip().splitlines()
     assert head.split() == ["files", "ok", "skipped", "failed", "bytes", "in", "bytes", "out", "bpsp", "seconds"]
     assert values.split()[:4] == ["7", "6", "0", "1"]

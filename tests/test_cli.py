@@ -13,7 +13,7 @@ from lcd_images import MODES, in_mode, photo, same_image
 from PIL import Image
 
 import lcodec
-from lcodec import api, cli
+from lcodec import api, cli, formats
 from lcodec.cli import main
 
 
@@ -126,9 +126,9 @@ def test_failed_decode_leaves_no_file(png, capsys, tmp_path):
         (["decode", "{d}/garbage.lcd", "-o", "{d}/o.png"], b"", r": truncated lcodec file \(0 bytes\)$"),
         (["info", "{d}/garbage.lcd"], b"\x8bLCD\r\n\x1a\n\x01", r"garbage\.lcd: truncated lcodec header \(9 bytes\)$"),
         (["encode", "{d}/garbage.lcd", "-o", "{d}/o.lcd"], b"not an image",
-         r"garbage\.lcd: not an image file that Pillow can read$"),
+         r"garbage\.lcd: not an image file that lcodec can read$"),
         (["encode", "{d}/missing.png"], None, r"No such file or directory: '.*missing\.png'$"),
-        (["decode", "{d}/garbage.lcd", "-o", "{d}/o.xyz"], b"", r"unknown image format for 'o\.xyz'"),
+        (["decode", "{d}/garbage.lcd", "-o", "{d}/o.xyz"], b"", r"lcodec does not write \.xyz files \(use .*\.png"),
     ],
 )
 def test_bad_inputs_give_one_line(capsys, tmp_path, argv, content, match):
@@ -298,14 +298,31 @@ def test_rm_deletes_only_verified_inputs(shared_data, capsys, tmp_path, monkeypa
     assert_clean_error(*run(capsys, "encode", src / "b.png", "--rm")[::2], r"b\.lcd exists")
     assert (src / "b.png").exists() and (src / "b.lcd").read_bytes() == b"keep me"
     assert_clean_error(*run(capsys, "encode", src / "bad.png", "--rm")[::2], r"bad\.png: not an image file")
+    rotated = formats.Picture([formats.Frame(np.asarray(image)[::-1].copy(), "RGB")])
     with monkeypatch.context() as m:  # a written file that would decode to other pixels
-        m.setattr(api.Decompressor, "decompress_image", lambda self, data: image.transpose(Image.Transpose.ROTATE_180))
+        m.setattr(api.Decompressor, "decompress_picture", lambda self, data: rotated)
         status, _, err = run(capsys, "encode", src / "c.png", "--rm", "--no-learned")
-    assert_clean_error(status, err, r"the written file does not decode to the input's pixels \(input kept\)")
+    assert_clean_error(status, err, r"the written file does not decode to the input's samples \(input kept\)")
     assert (src / "c.png").exists() and not (src / "c.lcd").exists()
     for argv in (["encode", src / "c.png", "-c", "--rm"], ["encode", "-", "-o", src / "d.lcd", "--rm"]):
         assert_clean_error(*run(capsys, *argv)[::2], RM_NEEDS_FILES, code=2)
     assert listing(src) == ["a.lcd", "b.lcd", "b.png", "bad.png", "c.png"]  # no temporary file left either
+
+
+def test_rm_refuses_a_reading_that_disagrees_with_the_files_header(capsys, tmp_path, monkeypatch):
+    """A reader that cut 16-bit samples to 8 (as Pillow does) would code and decode its own reading exactly; --rm still
+    keeps the input, because the reading does not have the bits the PNG's IHDR states."""
+    import imagecodecs
+
+    deep = np.random.default_rng(3).integers(0, 65536, (20, 30, 3)).astype(np.uint16)
+    (tmp_path / "deep.png").write_bytes(imagecodecs.png_encode(deep))
+    cut = formats.Picture([formats.Frame((deep >> 8).astype(np.uint8), "RGB")], "PNG")
+    with monkeypatch.context() as m:
+        m.setattr(formats.png, "read", lambda data, **kw: cut)
+        status, _, err = run(capsys, "encode", tmp_path / "deep.png", "--rm", "--no-learned")
+    assert_clean_error(status, err, r"the input cannot be verified: its header states 1 frame\(s\) of 3 channel\(s\) at "
+                       r"16 bits, the reading gave 1 of 3 at 8 \(input kept\)")
+    assert listing(tmp_path) == ["deep.png"]
 
 
 def test_rm_decode_deletes_only_written_outputs(shared_data, capsys, tmp_path):
@@ -477,7 +494,7 @@ def test_lossy_input_needs_allow_lossy_input(shared_data, capsys, tmp_path):
     photo(shared_data, 32, 40).save(tmp_path / "a.jpg", quality=90)
     pixels = np.asarray(Image.open(tmp_path / "a.jpg"))
     assert_clean_error(*run(capsys, "encode", tmp_path / "a.jpg")[::2],
-                       r"the input is a JPEG: its pixels are already lossy.*--allow-lossy-input")
+                       r"the input is a lossy JPEG: its pixels are already an approximation.*--allow-lossy-input")
     assert not (tmp_path / "a.lcd").exists()
     assert run(capsys, "encode", tmp_path / "a.jpg", "--allow-lossy-input", "--rm", "--no-learned")[0] == 0
     assert not (tmp_path / "a.jpg").exists() and np.array_equal(lcodec.decompress(tmp_path / "a.lcd"), pixels)

@@ -8,7 +8,6 @@ Readers: PNG (`png`), TIFF (`tiff`, tifffile), PNM (`pnm`), JPEG 2000 and AVIF (
 8-bit formats Pillow reads exactly (`pillow`: GIF, WebP, ICO, BMP, ...).
 """
 
-import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +70,9 @@ def read(source, name=None, *, metadata=True, allow_lossy=False):
 
 WRITABLE = {".png": "PNG", ".apng": "PNG", ".tif": "TIFF", ".tiff": "TIFF", ".ppm": "PPM", ".pgm": "PPM",
             ".pbm": "PPM", ".pnm": "PPM", ".bmp": "BMP", ".gif": "GIF", ".webp": "WEBP", ".ico": "ICO"}
+
+
+IMAGE_SUFFIXES = set(WRITABLE) | {".jp2", ".j2k", ".jpx", ".avif"}  # taken from directories, with Pillow's
 
 
 def output_format(path):
@@ -149,5 +151,25 @@ def _rgba_palette(frame):
     return rgba.tobytes()
 
 
-def as_file(data):
-    return io.BytesIO(data)
+def check_declared(data, picture):
+    """Whether the picture has the frames, channels and bits per sample that the file's own header states, read
+    independently of the reader that made the picture (PNG, TIFF and PNM; other formats pass): a message, else
+    None."""
+    from lcodec.formats import png, pnm, tiff
+
+    for module in (png, tiff, pnm):
+        if module.accepts(data[:64]):
+            stated = module.declared(data)
+            break
+    else:
+        return None
+    if stated is None:
+        return "its header could not be read independently"
+    frames, channels, bits = stated
+    first = picture.frames[0].pixels
+    got = (len(picture.frames), 1 if first.ndim == 2 else first.shape[2], first.dtype.itemsize * 8)
+    want_bits = 16 if bits > 8 else 8
+    if got != (frames, channels, want_bits) and not (bits == 1 and got == (frames, channels, 8)):
+        return (f"its header states {frames} frame(s) of {channels} channel(s) at {bits} bits, the reading gave "
+                f"{got[0]} of {got[1]} at {got[2]}")
+    return None

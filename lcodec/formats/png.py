@@ -72,6 +72,21 @@ def read(data, *, metadata=True, allow_lossy=False):
                    extra={"default_image": hidden})
 
 
+def declared(data):
+    """(frames, channels, bits per sample) as the PNG's own chunks state them, read without decoding."""
+    found = list(chunks(data))
+    if not found or found[0][0] != b"IHDR" or len(found[0][1]) != 13:
+        return None
+    depth, colour = found[0][1][8], found[0][1][9]
+    kinds = [kind for kind, _ in found]
+    frames = 1
+    if b"acTL" in kinds and len(found[kinds.index(b"acTL")][1]) == 8:
+        frames = struct.unpack(">I", found[kinds.index(b"acTL")][1][:4])[0]
+        first_fctl = kinds.index(b"fcTL") if b"fcTL" in kinds else len(kinds)
+        frames += b"IDAT" in kinds and kinds.index(b"IDAT") < first_fctl  # the IDAT image, not part of it
+    return frames, {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}.get(colour), depth
+
+
 def _ms(num, den):
     return round(1000 * num / (den or 100))
 

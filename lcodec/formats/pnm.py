@@ -56,6 +56,12 @@ def read(data, *, metadata=True, allow_lossy=False):
     return Picture([Frame(pixels, mode)], "PPM")
 
 
+def declared(data):
+    """(frames, channels, bits per sample) as the header states them."""
+    m = re.match(rb"P([2356])(?:\s|#[^\n]*\n)+\d+(?:\s|#[^\n]*\n)+\d+(?:\s|#[^\n]*\n)+(\d+)", data)
+    return (1, 3 if m.group(1) in b"36" else 1, int(m.group(2)).bit_length()) if m else None
+
+
 def write(picture, fmt):
     if len(picture.frames) != 1:
         raise InvalidInputError("PNM holds one image")

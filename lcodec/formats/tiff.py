@@ -109,6 +109,36 @@ def _rational(value):
     return None
 
 
+def declared(data):
+    """(pages, samples per pixel, bits per sample) of a classic TIFF's first page and its chain of IFDs, walked
+    here without tifffile (None for BigTIFF, or a chain that loops)."""
+    order = "<" if data[:2] == b"II" else ">"
+    if data[2:4] != struct.pack(order + "H", 42):
+        return None
+    offset, pages, seen, first = struct.unpack_from(order + "I", data, 4)[0], 0, set(), None
+    while offset and offset not in seen and offset + 2 <= len(data):
+        seen.add(offset)
+        (n,) = struct.unpack_from(order + "H", data, offset)
+        if offset + 2 + 12 * n + 4 > len(data):
+            return None
+        entries = {}
+        for i in range(n):
+            tag, kind, count, value = struct.unpack_from(order + "HHII", data, offset + 2 + 12 * i)
+            if kind == 3 and count <= 2:  # SHORT values sit in the entry's first bytes
+                value = struct.unpack_from(order + "H", data, offset + 2 + 12 * i + 8)[0]
+            entries[tag] = (kind, count, value)
+        if first is None:
+            spp = entries.get(277, (3, 1, 1))[2]
+            bps = entries.get(258, (3, 1, 1))
+            if bps[1] > 2:  # one BitsPerSample per sample, stored elsewhere: the first
+                bps = (bps[0], bps[1], struct.unpack_from(order + "H", data, bps[2])[0])
+            first = (spp, bps[2])
+        if 254 not in entries or not entries[254][2] & 1:  # reduced-resolution pages are not frames
+            pages += 1
+        offset = struct.unpack_from(order + "I", data, offset + 2 + 12 * n)[0]
+    return (pages, *first) if first and offset == 0 else None
+
+
 def write(picture, fmt):
     import tifffile
 
