@@ -36,6 +36,7 @@ MAX_FORMAT = 16          # bytes of a sequence's source format name
 BLOCK_KINDS = {1: "icc", 2: "exif", 3: "xmp", 4: "text", 5: "dpi", 6: "gamma", 7: "chromaticity", 8: "srgb",
                9: "chunk", 10: "tag", 11: "colormap"}
 BLOCK_CODES = {v: k for k, v in BLOCK_KINDS.items()}
+FIRST_V4_BLOCK = 9       # kinds from this code on are version 4's
 BLOCKS_VERSION = 3
 
 LEARNED, CONSTANT, DEFLATE, LZMA, MIXED = 1, 2, 3, 4, 5
@@ -319,7 +320,8 @@ def pack(header, payloads):
         raise FormatError(f"model name {header.model!r} cannot be stored")
     sha = bytes.fromhex(header.model_sha256) if header.model else bytes(_SHA)
     meta = _encode_meta(header)
-    version = SEQUENCE_VERSION if mode.code == GENERIC else VERSION
+    new_blocks = any(BLOCK_CODES.get(kind, 0) >= FIRST_V4_BLOCK for kind, _ in header.metadata)
+    version = SEQUENCE_VERSION if mode.code == GENERIC or new_blocks else VERSION
     head = bytearray(
         _FIXED.pack(SIGNATURE, version, mode.code, header.width, header.height, header.tile,
                     header.precision if name else 0, len(name))
@@ -335,13 +337,14 @@ def pack(header, payloads):
     return b"".join([bytes(head), blocks, table, _U32.pack(zlib.crc32(table)), *payloads])
 
 
-def _decode_blocks(data, dir_pos, crc_pos, size):
-    """(((kind, bytes), ...), where the tile table starts) of version 3; sizes checked before any copy."""
+def _decode_blocks(data, dir_pos, crc_pos, size, version):
+    """(((kind, bytes), ...), where the tile table starts) of version 3 or 4; sizes checked before any copy."""
     k = data[dir_pos]
     if k > MAX_BLOCKS:
         raise FormatError(f"{k} metadata blocks, at most {MAX_BLOCKS}")
     entries = list(_ENTRY.iter_unpack(data[dir_pos + 1 : crc_pos]))
-    if any(kind not in BLOCK_KINDS or length > MAX_BLOCK for kind, length in entries):
+    known = BLOCK_KINDS if version >= SEQUENCE_VERSION else range(1, FIRST_V4_BLOCK)
+    if any(kind not in known or length > MAX_BLOCK for kind, length in entries):
         raise FormatError("unknown or oversized metadata block")
     total = sum(length for _, length in entries)
     if total > MAX_BLOCKS_TOTAL:
@@ -557,7 +560,7 @@ def _parse_header(data, size, max_pixels):
         raise LimitError(f"{entries} tiles exceed the limit of {MAX_TILES}")
     metadata, table_pos = (), crc_pos + 4
     if version >= BLOCKS_VERSION:
-        metadata, table_pos = _decode_blocks(data, sum_pos + _SHA, crc_pos, size)
+        metadata, table_pos = _decode_blocks(data, sum_pos + _SHA, crc_pos, size, version)
     entry = _ENTRY3 if version >= 3 else _ENTRY
     payload_pos = table_pos + entry.size * entries + 4
     _need(data, payload_pos, size, "truncated lcodec tile table")

@@ -1,8 +1,11 @@
 """An image file's metadata beyond its pixels: ICC profile, EXIF, XMP, text, resolution, gamma, chromaticities and
 sRGB intent. Read from Pillow's view of a PNG, TIFF or WebP file into the container's typed blocks (FORMAT.md
-section 3), and back into Pillow's `info` and into the arguments that write them to PNG, TIFF or WebP."""
+section 3), and back into Pillow's `info` and into the arguments that write them to PNG, TIFF or WebP. A PNG file's
+other ancillary chunks (bKGD, sBIT, tIME, zTXt, compressed iTXt, the iCCP chunk with its profile's name...) are kept
+as they are, as "chunk" blocks (the PNG writer puts them back); a TIFF's text tags as "tag" blocks."""
 
 import struct
+import zlib
 
 from PIL import PngImagePlugin
 
@@ -32,32 +35,58 @@ def _str_parts(data, n):
     return parts
 
 
-def from_image(image):
-    """((kind, bytes), ...) of a Pillow image's metadata, in a fixed order; InvalidInputError for an entry the
+# PNG chunks the typed blocks (or the pixels, palette and frames) hold; any other ancillary chunk is kept whole
+TYPED_CHUNKS = {b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"acTL", b"fcTL", b"fdAT", b"gAMA", b"cHRM", b"sRGB",
+                b"eXIf", b"tEXt"}
+
+
+def from_image(image, chunks=None):
+    """((kind, bytes), ...) of a Pillow image's metadata, in a fixed order; of a PNG file whose chunks ((type, data),
+    ...) are given, its other ancillary chunks as "chunk" blocks in their order. InvalidInputError for an entry the
     blocks cannot hold (a gamma or chromaticity out of range, a resolution that is not a number)."""
     try:
-        return _blocks(image)
+        if chunks is None:
+            return _blocks(image)
+        kept = [(kind, bytes(data)) for kind, data in chunks if kind[:1].islower() and not _typed(kind, data)]
+        typed = _blocks(image, skip_icc=any(kind == b"iCCP" for kind, _ in kept),
+                        skip_text={_keyword(data) for kind, data in kept if kind in (b"zTXt", b"iTXt")})
+        return typed + tuple(("chunk", kind + data) for kind, data in kept)
     except (struct.error, ValueError, TypeError, OverflowError) as exc:
         raise InvalidInputError(f"the image's metadata cannot be stored ({exc}); metadata=False / --strip drops "
                                 "it") from None
 
 
-def _blocks(image):
+def _typed(kind, data):
+    """Whether a PNG chunk is held by a typed block: those of TYPED_CHUNKS, uncompressed iTXt, pHYs in inches."""
+    if kind in TYPED_CHUNKS:
+        return True
+    if kind == b"iTXt":
+        return data[data.find(b"\0") + 1 : data.find(b"\0") + 2] == b"\0"
+    return kind == b"pHYs" and data[8:9] == b"\1"
+
+
+def _keyword(data):
+    return bytes(data[: data.find(b"\0")]).decode("latin-1")
+
+
+def _blocks(image, skip_icc=False, skip_text=()):
     info = image.info
     blocks = []
     for kind, key in (("icc", "icc_profile"), ("exif", "exif"), ("xmp", "xmp")):
+        if kind == "icc" and skip_icc:
+            continue
         value = info.get(key)
         if isinstance(value, str):
             value = value.encode("utf-8")
         if isinstance(value, (bytes, bytearray)) and value:
             blocks.append((kind, bytes(value)))
-    if "xmp" not in info and isinstance(info.get(XMP_KEY), str):
+    if "xmp" not in info and isinstance(info.get(XMP_KEY), str) and XMP_KEY not in skip_text:
         blocks.append(("xmp", info[XMP_KEY].encode("utf-8")))
     text = getattr(image, "text", None) if image.format == "PNG" else None
     if text is None and image.format in _TEXT_FORMATS:
         text = {k: v for k, v in info.items() if isinstance(v, str) and isinstance(k, str)}
     for key, value in (text or {}).items():
-        if key in _NOT_TEXT:
+        if key in _NOT_TEXT or key in skip_text:
             continue
         if isinstance(value, PngImagePlugin.iTXt):
             blocks.append(("text", b"\x01" + _str_block(key, value.lang or "", value.tkey or "", str(value))))
@@ -77,7 +106,39 @@ def _blocks(image):
 
 
 def to_info(blocks):
-    """Pillow `info` entries of the blocks, as Pillow names them when it reads a PNG (text by its keyword)."""
+    """Pillow `info` entries of the blocks, as Pillow names them when it reads a PNG (text by its keyword, that of
+    kept zTXt and iTXt chunks too; the profile of a kept iCCP chunk as icc_profile)."""
+    info = _typed_info(blocks)
+    for kind, data in blocks:
+        if kind != "chunk":
+            continue
+        try:
+            info.update(_chunk_info(data[:4], data[4:]))
+        except (ValueError, IndexError, UnicodeDecodeError, zlib.error):
+            continue  # a chunk this build cannot read stays out of info; it is still written back
+    return info
+
+
+def _chunk_info(kind, data):
+    """The info entries Pillow gives for a kept chunk: iCCP's profile, zTXt's and compressed iTXt's text."""
+    key, rest = data.split(b"\0", 1)
+    if kind == b"iCCP":
+        return {"icc_profile": zlib.decompress(rest[1:])}
+    if kind == b"zTXt":
+        return {key.decode("latin-1"): zlib.decompress(rest[1:]).decode("latin-1")}
+    if kind == b"iTXt":
+        lang, tkey, text = rest[2:].split(b"\0", 2)
+        return {key.decode("latin-1"): PngImagePlugin.iTXt(zlib.decompress(text).decode("utf-8"),
+                                                           lang.decode("latin-1"), tkey.decode("utf-8"))}
+    return {}
+
+
+def chunks(blocks):
+    """The (type, data) of the kept PNG chunks among the blocks, in order."""
+    return [(data[:4], data[4:]) for kind, data in blocks if kind == "chunk" and len(data) >= 4]
+
+
+def _typed_info(blocks):
     info = {}
     for kind, data in blocks:
         try:
@@ -101,8 +162,11 @@ def to_info(blocks):
 
 def save_arguments(blocks, fmt):
     """Keyword arguments of Image.save that write the blocks into a file of Pillow format `fmt` (PNG: all of them;
-    TIFF: ICC, EXIF, XMP, resolution; WebP: ICC, EXIF, XMP; other formats hold none)."""
-    info = to_info(blocks)
+    TIFF: ICC, EXIF, XMP, resolution; WebP: ICC, EXIF, XMP; other formats hold none). The kept PNG chunks are not
+    among them: the PNG writer puts them back itself (formats.png), other formats get a kept iCCP's profile."""
+    info = _typed_info(blocks)
+    if fmt != "PNG" and "icc_profile" in (kept := to_info(blocks)):
+        info["icc_profile"] = kept["icc_profile"]
     args = {k: info[k] for k in ("icc_profile", "exif") if k in info and fmt in ("PNG", "TIFF", "WEBP")}
     if fmt == "WEBP":
         args["lossless"] = True  # Pillow's WebP default is lossy

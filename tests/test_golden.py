@@ -8,7 +8,7 @@ import pytest
 from lcd_images import same_image
 from PIL import Image
 
-from lcodec import api, container, metadata
+from lcodec import api, container, formats, metadata
 
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -26,6 +26,13 @@ def test_golden_files_decode_and_reencode(name):
     header = api.read_header(data)
     assert (header.mode, header.model, len(data)) == (entry["mode"], entry["model"], entry["bytes"])
     assert [container.METHOD_NAMES[m] for m in header.methods] == entry["methods"]
+    if "file" in entry:  # version 4: a file read through lcodec.formats, every frame and sample, its metadata
+        expected = formats.read(GOLDEN / entry["file"])
+        decoded = api.Decompressor().decompress_picture(data)
+        assert formats.same(decoded, expected)
+        assert [f.metadata for f in decoded.frames] == [f.metadata for f in expected.frames]
+        assert api.Compressor(**entry["compressor"], threads=1).compress(GOLDEN / entry["file"]) == data
+        return
     expected = Image.open(GOLDEN / f"{name}.png")
     assert same_image(api.decompress_image(data), expected)
     assert header.metadata == metadata.from_image(expected)  # the PNG's ICC, EXIF, XMP, text... (version 3)
@@ -37,8 +44,13 @@ def test_golden_files_decode_and_reencode(name):
 
 
 def test_golden_files_cover_every_mode_method_version_and_metadata_kind():
-    assert {e["mode"] for e in MANIFEST.values()} == set(container.MODE_BY_NAME)
+    modes = {container.mode_by_name(e["mode"]) for e in MANIFEST.values()}
+    assert {m.name for m in modes} >= set(container.MODE_BY_NAME)
+    assert {(m.signed, m.bits) for m in modes if m.code == container.GENERIC} == {(False, 16), (True, 16), (False, 8)}
+    sequences = [api.read_header(GOLDEN / f"{n}.lcd").sequence for n in MANIFEST]
+    assert any(s is not None and len(s.frames) > 1 for s in sequences)
     headers = [api.read_header(GOLDEN / f"{name}.lcd") for name in MANIFEST]
+    headers += [f for h in headers if h.sequence for f in h.sequence.frames]
     assert {h.version for h in headers} == set(container.VERSIONS)
     assert {k for h in headers for k, _ in h.metadata} == set(container.BLOCK_KINDS.values())
     assert {m for e in MANIFEST.values() for m in e["methods"]} == set(container.METHOD_NAMES.values())

@@ -11,7 +11,8 @@ from lcd_images import fix_header_crc, photo
 from PIL import Image, ImageCms, PngImagePlugin
 
 import lcodec
-from lcodec import api, container
+from lcodec import api, container, metadata
+from lcodec.formats import png
 from lcodec.errors import FormatError, LossyInputError
 
 XMP = ('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
@@ -58,9 +59,11 @@ def test_png_metadata_survives_byte_for_byte(png_with_everything, tmp_path):
     data = lcodec.compress(png_with_everything)
     header = lcodec.read_header(data)
     assert header.version == 3
-    assert [k for k, _ in header.metadata] == ["icc", "exif", "xmp", "text", "text", "text", "dpi", "gamma",
-                                              "chromaticity"]
-    assert dict(header.metadata)["icc"] == src.info["icc_profile"] and dict(header.metadata)["exif"] == src.info["exif"]
+    assert [k for k, _ in header.metadata] == ["exif", "xmp", "text", "text", "dpi", "gamma", "chromaticity",
+                                              "chunk", "chunk"]
+    kept = metadata.chunks(header.metadata)  # the iCCP chunk with its profile's name, zTXt still compressed
+    assert kept == [(k, bytes(d)) for k, d in png.chunks(png_with_everything.read_bytes()) if k in (b"iCCP", b"zTXt")]
+    assert dict(header.metadata)["exif"] == src.info["exif"]
     back = api.decompress_image(data)
     for key in PNG_KEYS:
         assert back.info[key] == src.info[key], key
@@ -70,8 +73,9 @@ def test_png_metadata_survives_byte_for_byte(png_with_everything, tmp_path):
     for key in PNG_KEYS:
         assert out.info[key] == src.info[key], key
     assert out.text == src.text
+    assert metadata.chunks(lcodec.read_header(lcodec.compress(tmp_path / "out.png")).metadata) == kept
     assert np.array_equal(np.asarray(out), np.asarray(src))
-    assert lcodec.compress(out) == data  # the decoded file codes to the same bytes: nothing was lost or added
+    assert lcodec.compress(tmp_path / "out.png") == data  # the decoded file codes to the same bytes: nothing lost or added
 
 
 def test_tiff_and_webp_inputs_keep_theirs(shared_data, tmp_path):

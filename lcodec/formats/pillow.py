@@ -23,7 +23,8 @@ def accepts(head):
     return True
 
 
-def read(data, *, metadata=True, allow_lossy=False):
+def read(data, *, metadata=True, allow_lossy=False, chunks=None):
+    """The Picture of a file Pillow reads; `chunks`, a PNG's (type, data), keep its other ancillary chunks."""
     try:
         im = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as exc:
@@ -37,7 +38,7 @@ def read(data, *, metadata=True, allow_lossy=False):
             raise _lossy(im.format)
         if im.format == "SGI" and data[3] != 1:
             raise InvalidInputError("lcodec does not read 16-bit SGI files exactly (convert to PNG or TIFF)")
-        return picture(im, metadata=metadata, allow_lossy=allow_lossy)
+        return picture(im, metadata=metadata, allow_lossy=allow_lossy, chunks=chunks)
 
 
 def _lossy(fmt):
@@ -46,7 +47,7 @@ def _lossy(fmt):
                            "allow_lossy=True)")
 
 
-def picture(im, *, metadata=True, allow_lossy=False):
+def picture(im, *, metadata=True, allow_lossy=False, chunks=None):
     """The Picture of an open Pillow image: every frame (every size of an icon), with its timing."""
     if im.format in LOSSY and not allow_lossy:
         raise _lossy(im.format)
@@ -55,7 +56,7 @@ def picture(im, *, metadata=True, allow_lossy=False):
         return Picture([frame(_loaded(im.ico.getimage(size)), metadata) for size in sizes], "ICO")
     frames, timing = [], []
     for i, page in enumerate(ImageSequence.Iterator(im)):
-        frames.append(frame(_loaded(page), metadata and i == 0))
+        frames.append(frame(_loaded(page), metadata and i == 0, chunks))
         info = page.info
         timing.append((round(info.get("duration", 0) or 0), info.get("disposal", 0) or 0, info.get("blend", 0) or 0))
     durations, disposals, blends = (tuple(t[k] for t in timing) for k in range(3))
@@ -89,7 +90,7 @@ def _lossy_webp(fmt, data):
     return False
 
 
-def frame(im, metadata=True):
+def frame(im, metadata=True, chunks=None):
     """The Frame of a loaded Pillow image; InvalidInputError for a mode lcodec cannot store."""
     mode = im.mode if im.mode in MODES else NAMED.get(im.mode)
     if mode is None:
@@ -103,7 +104,7 @@ def frame(im, metadata=True):
         pixels = pixels.view(np.uint8) != 0
     elif pixels.dtype.byteorder == ">":
         pixels = pixels.astype(pixels.dtype.newbyteorder("="))
-    blocks = _metadata.from_image(im) if metadata else ()
+    blocks = _metadata.from_image(im, chunks) if metadata else ()
     return Frame(pixels, mode, palette_mode, palette, _transparency(im), blocks)
 
 

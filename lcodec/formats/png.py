@@ -40,7 +40,7 @@ def read(data, *, metadata=True, allow_lossy=False):
     depth, colour = found[0][1][8], found[0][1][9]
     animated = any(kind == b"acTL" for kind, _ in found)
     if depth != 16 or (colour == 0 and not animated):
-        return pillow.read(data, metadata=metadata, allow_lossy=allow_lossy)
+        return pillow.read(data, metadata=metadata, allow_lossy=allow_lossy, chunks=found)
     if colour not in DEEP_MODES:
         raise InvalidInputError(f"a damaged PNG file (colour type {colour} at 16 bits)")
     import imagecodecs
@@ -58,7 +58,7 @@ def read(data, *, metadata=True, allow_lossy=False):
     blocks, transparency = (), None
     with Image.open(io.BytesIO(data)) as im:  # Pillow's 8-bit view of it: only its metadata is used
         if metadata:
-            blocks = _metadata.from_image(im)
+            blocks = _metadata.from_image(im, found)
         t = im.info.get("transparency")
         if colour in (0, 2) and isinstance(t, (int, tuple)):
             transparency = t
@@ -92,6 +92,11 @@ def _ms(num, den):
 
 
 def write(picture, fmt):
+    return _restore(_pixels(picture), _metadata.chunks(picture.frames[0].metadata))
+
+
+def _pixels(picture):
+    """The PNG of the picture's frames and typed metadata."""
     modes = {f.mode for f in picture.frames}
     if modes <= set(pillow.MODES):
         return pillow.write(picture, "PNG")
@@ -143,6 +148,29 @@ def _ancillary(frame):
 
 
 def _splice(data, extra):
-    """The PNG with the chunks `extra` inserted after its IHDR (where every ancillary chunk may stand)."""
+    """The PNG with the chunks `extra` inserted after its IHDR (before any PLTE)."""
     first = len(SIGNATURE) + 25
     return data[:first] + b"".join(_chunk(k, b) for k, b in extra) + data[first:]
+
+
+_BEFORE_PLTE = {b"iCCP", b"sBIT", b"gAMA", b"cHRM", b"sRGB", b"cICP", b"mDCV", b"cLLI"}
+
+
+def _restore(data, kept):
+    """The PNG with the kept chunks put back as the source had them: those that must precede PLTE after IHDR, the
+    others just before the image data (after PLTE); a kept iCCP replaces the one the writer made."""
+    if not kept:
+        return data
+    found = list(chunks(data))
+    drop = {b"iCCP"} & {kind for kind, _ in kept}
+    out = bytearray(data[: len(SIGNATURE)])
+    late_done = False
+    for kind, body in found:
+        if kind in (b"acTL", b"fcTL", b"IDAT") and not late_done:
+            out += b"".join(_chunk(k, b) for k, b in kept if k not in _BEFORE_PLTE)
+            late_done = True
+        if kind not in drop:
+            out += _chunk(kind, body)
+        if kind == b"IHDR":
+            out += b"".join(_chunk(k, b) for k, b in kept if k in _BEFORE_PLTE)
+    return bytes(out)

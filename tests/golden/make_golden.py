@@ -8,8 +8,11 @@ its PNG and re-encode the PNG with the same settings, which must give the same b
 the learned path (RGB and gray), every fallback method, and every mode.
 """
 
+import io
 import json
+import struct
 import sys
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +66,51 @@ def cases(shared_data):
         "v3-rgba-alpha": (in_mode(rgb, "RGBA"), {"tile": 16}),
         "rgb-metadata": (with_metadata(rgb), {"learned": False}),
         "gray-metadata": (with_metadata(rgb.convert("L"), srgb=True), {"learned": False}),
+        # version 4: named modes, sequences of frames, kept PNG chunks, TIFF tags and colour maps; these cases are
+        # files (bytes, suffix) read through lcodec.formats
+        **deep_cases(shared_data, rgb),
+    }
+
+
+def _png_with_chunks(png, chunks):
+    """The PNG bytes with the (type, data) chunks inserted after IHDR."""
+    at = 33
+    return png[:at] + b"".join(struct.pack(">I", len(d)) + k + d + struct.pack(">I", zlib.crc32(k + d))
+                               for k, d in chunks) + png[at:]
+
+
+def deep_cases(shared_data, rgb):
+    """The version-4 cases: name -> ((file bytes, suffix), Compressor keyword arguments)."""
+    import imagecodecs
+    import tifffile
+
+    deep = shared_data / "deep"
+    rgb16 = imagecodecs.png_decode((deep / "riocolor_rgb16.png").read_bytes())[200:220, 300:324]
+    chunks = [(b"sBIT", bytes([12] * 3)), (b"bKGD", struct.pack(">3H", 1, 2, 3)),
+              (b"tIME", struct.pack(">HBBBBB", 2026, 12, 3, 10, 0, 0)), (b"zTXt", b"Comment\0\0" + zlib.compress(b"kept " * 9))]
+    ct = imagecodecs.png_decode((deep / "dcmqact_GE_14.png").read_bytes())[100:120, 100:124].astype(np.int32) - 1500
+    tags = {"description": "CT, Hounsfield units", "software": "lcodec golden", "datetime": "2026:12:03 10:00:00",
+            "extratags": [(315, "s", 0, "lcodec", True)]}
+
+    def tiff(array, **kwargs):
+        buf = io.BytesIO()
+        tifffile.imwrite(buf, array, metadata=None, **kwargs)
+        return buf.getvalue()
+
+    a = np.asarray(rgb)
+    extra = np.dstack([a, a[:, :, :1] // 2, 255 - a[:, :, 2:]])
+    cmap = (np.arange(768, dtype=np.uint16).reshape(3, 256) * 85) % 65521
+    apng = io.BytesIO()
+    frames = [rgb, rgb.transpose(Image.Transpose.FLIP_LEFT_RIGHT), rgb.transpose(Image.Transpose.FLIP_TOP_BOTTOM)]
+    frames[0].save(apng, "PNG", save_all=True, append_images=frames[1:], duration=[100, 200, 300], loop=2)
+    return {
+        "v4-rgb16-chunks": ((_png_with_chunks(imagecodecs.png_encode(rgb16), chunks), ".png"), {"learned": False}),
+        "v4-ct-signed-tags": ((tiff(ct.astype(np.int16), **tags), ".tiff"), {"learned": False}),
+        "v4-palette-colormap": ((tiff(a[:, :, 0] // 4, photometric="palette", colormap=cmap), ".tiff"),
+                                {"learned": False}),
+        "v4-rgbxx-mixed": ((tiff(extra, photometric="rgb", extrasamples=[0, 0]), ".tiff"),
+                           {"fallback": False, "tile": 16, "effort": 2}),
+        "v4-frames-mixed": ((apng.getvalue(), ".png"), {"fallback": False, "tile": 16, "effort": 2}),
     }
 
 
@@ -97,10 +145,17 @@ def write(cases_, folder=HERE):
     if taken:
         raise ValueError(f"already pinned, never rewritten: {', '.join(taken)}")
     for name, (image, kwargs) in cases_.items():
-        image.save(Path(folder) / f"{name}.png", **metadata.save_arguments(metadata.from_image(image), "PNG"))
-        data = api.Compressor(**kwargs, threads=1).compress(image)
+        if isinstance(image, tuple):  # a file's bytes and suffix, coded from the file
+            source = Path(folder) / f"{name}{image[1]}"
+            source.write_bytes(image[0])
+            data = api.Compressor(**kwargs, threads=1).compress(source)
+        else:
+            image.save(Path(folder) / f"{name}.png", **metadata.save_arguments(metadata.from_image(image), "PNG"))
+            data = api.Compressor(**kwargs, threads=1).compress(image)
         (Path(folder) / f"{name}.lcd").write_bytes(data)
         manifest[name] = settings(data, kwargs)
+        if isinstance(image, tuple):
+            manifest[name]["file"] = f"{name}{image[1]}"
         print(name, manifest[name]["methods"], len(data), "bytes")
     path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
 
