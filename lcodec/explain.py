@@ -33,9 +33,15 @@ def _pixels(image):
     """uint8 (h, w) or (h, w, 3) from a path, a Pillow image or an array; only modes a model codes."""
     from PIL import Image
 
-    if isinstance(image, (str, Path)):
-        with Image.open(image) as im:
-            return _pixels(im)
+    if isinstance(image, (str, Path)):  # read at full depth: a deep or multi-frame file is refused, not cut
+        from lcodec import formats
+
+        picture = formats.read(image, metadata=False)
+        frame = picture.frames[0]
+        if len(picture.frames) != 1 or frame.mode not in ("L", "LA", "RGB", "RGBA"):
+            what = f"{len(picture.frames)} frames" if len(picture.frames) != 1 else f"mode {frame.mode}"
+            raise InvalidInputError(f"{what}: not coded by a model (only single L, LA, RGB, RGBA images are)")
+        return {"LA": lambda p: p[:, :, 0], "RGBA": lambda p: p[:, :, :3]}.get(frame.mode, lambda p: p)(frame.pixels)
     if isinstance(image, Image.Image):
         if image.mode not in ("L", "LA", "RGB", "RGBA"):
             raise InvalidInputError(f"mode {image.mode} is not coded by a model (only L, LA, RGB, RGBA are)")

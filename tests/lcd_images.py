@@ -77,9 +77,14 @@ def graphic(h, w):
 def fix_header_crc(data):
     """Recompute the header CRC after editing a header field: a hostile file rather than a damaged one."""
     data = bytearray(data)
+    if data[8] >= 4 and data[9] == 0:  # a sequence: its directory
+        crc_pos = 19 + data[18] + 14 * struct.unpack_from(">I", data, 10)[0]
+        struct.pack_into(">I", data, crc_pos, zlib.crc32(data[:crc_pos]))
+        return bytes(data)
     n = data[21]
-    meta_len = struct.unpack_from(">H", data, 22 + n + 32)[0]
-    crc_pos = 22 + n + 32 + 2 + meta_len + 32
+    name = 1 + data[22] if data[8] >= 4 and data[9] == 8 else 0  # version 4: a named mode's name
+    meta_len = struct.unpack_from(">H", data, 22 + name + n + 32)[0]
+    crc_pos = 22 + name + n + 32 + 2 + meta_len + 32
     if data[8] >= 3:  # version 3: the metadata blocks' directory
         crc_pos += 1 + 5 * data[crc_pos]
     struct.pack_into(">I", data, crc_pos, zlib.crc32(data[:crc_pos]))

@@ -310,3 +310,42 @@ def test_50_megapixel_image_within_2_gb(shared_data, content):
     assert peak < 2 * 10**9
     if content == "constant":
         assert enc - base < 0.5 * image and peak - base < 0.5 * image and size < 10_000  # no whole-image copies
+
+
+def test_frames_and_named_modes_through_the_api(tmp_path):
+    """A list of arrays is a sequence: decompress stacks it, decompress_frames lists it; named modes come back with
+    their dtype (signed ones signed); a sequence or a mode Pillow lacks is no PIL image."""
+    rng = np.random.default_rng(5)
+    frames = [rng.integers(0, 256, (12, 17, 3)).astype(np.uint8) for _ in range(3)]
+    data = lcodec.compress(frames, effort=1)
+    assert lcodec.read_header(data).sequence.durations == (0, 0, 0)
+    assert np.array_equal(lcodec.decompress(data), np.stack(frames))
+    assert all(np.array_equal(a, b) for a, b in zip(lcodec.decompress_frames(data), frames))
+    with pytest.raises(InvalidInputError, match="holds 3 frames"):
+        api.decompress_image(data)
+    uneven = lcodec.compress([frames[0], frames[1][:5]], effort=1)
+    with pytest.raises(InvalidInputError, match="differ in shape or dtype: use decompress_frames"):
+        lcodec.decompress(uneven)
+    assert [f.shape for f in lcodec.decompress_frames(uneven)] == [(12, 17, 3), (5, 17, 3)]
+    for array, mode in ((rng.integers(-2048, 2048, (9, 11)).astype(np.int16), "L;12S"),
+                        (rng.integers(0, 1024, (9, 11, 3)).astype(np.uint16), "RGB;10"),
+                        (rng.integers(0, 256, (9, 11, 4)).astype(np.uint8), "CMYK;8"),
+                        (rng.integers(-128, 128, (9, 11)).astype(np.int8), None)):
+        data = lcodec.compress(array, mode=mode)
+        back = lcodec.decompress(data)
+        assert back.dtype == array.dtype and np.array_equal(back, array), mode
+        assert lcodec.read_header(data).mode == (mode or "L;8S")
+    with pytest.raises(InvalidInputError, match="mode RGB;10 has no Pillow mode"):
+        api.decompress_image(lcodec.compress(rng.integers(0, 1024, (9, 11, 3)).astype(np.uint16), mode="RGB;10"))
+
+
+def test_decoding_refuses_formats_that_cannot_hold_the_image(tmp_path):
+    deep = lcodec.compress(np.random.default_rng(6).integers(0, 65536, (9, 11, 3)).astype(np.uint16))
+    for name in ("x.gif", "x.bmp", "x.webp"):
+        with pytest.raises(InvalidInputError, match=r"cannot hold this RGB;16 image exactly \(use \.png or \.tiff\)"):
+            api.decompress_to_path(deep, tmp_path / name)
+    with pytest.raises(InvalidInputError, match=r"lcodec does not write \.pdf files \(use .*\.png"):
+        api.decompress_to_path(deep, tmp_path / "x.pdf")
+    assert list(tmp_path.iterdir()) == []
+    api.decompress_to_path(deep, tmp_path / "x.ppm")  # PNM holds 16-bit RGB: maxval 65535
+    assert np.array_equal(lcodec.decompress(lcodec.compress(tmp_path / "x.ppm")), lcodec.decompress(deep))

@@ -19,7 +19,7 @@ def _header(**kw):
     fields = dict(mode="RGB", width=40, height=20, tile=16, pixel_sha256=SHA)
     fields.update(kw)
     boxes = container.tile_boxes(fields["height"], fields["width"], fields["tile"])
-    groups = len(container.MODE_BY_NAME[fields["mode"]].groups)
+    groups = len(container.mode_by_name(fields["mode"]).groups)
     fields.setdefault("methods", (CONSTANT,) * (len(boxes) * groups))
     return Header(**fields)
 
@@ -156,3 +156,72 @@ def test_header_properties():
     assert h.tiles == (2, 3) and h.channels == 3
     assert h.method_counts == {"constant": 3, "deflate": 3}
     assert h.bpsp == pytest.approx(8 * h.file_size / (40 * 20 * 3))
+
+
+def test_named_modes():
+    """Version 4's named modes: groups, storage and sample bits, signedness; the name after the fixed header."""
+    m = container.mode_by_name("RGBXX;12S")
+    assert (m.code, m.groups, m.sample_bits, m.signed, m.array_dtype) == (
+        container.GENERIC, ((3, 16), (1, 16), (1, 16)), 12, True, np.dtype(np.int16))
+    assert container.mode_by_name("RGB;8").name == "RGB" and container.mode_by_name("L;16").name == "I;16"
+    assert container.mode_by_name("RGB;8").learned_group and container.mode_by_name("RGBX;8").learned_group
+    assert not container.mode_by_name("RGB;16").learned_group and not container.mode_by_name("L;8S").learned_group
+    for bad in ("RGB;17", "RGB;1", "RGB;08", ";8", "Y;8", "L" + "X" * 64 + ";8", "RGB16"):
+        with pytest.raises(FormatError):
+            container.mode_by_name(bad)
+    data = _file(_header(mode="LA;16"))
+    assert data[8:10] == b"\x04\x08" and data[22:28] == b"\x05LA;16"
+    assert container.parse(data)[0].mode == "LA;16"
+    for name in (b"L;8", b"RGB;17", b"\xff;8"):  # a mode with a code of its own, or none, named: refused
+        bad = bytearray(data[:22]) + bytes([len(name)]) + name + data[28:]
+        with pytest.raises(FormatError, match="mode"):
+            container.parse(fix_header_crc(bytes(bad)))
+
+
+def test_version_4_block_kinds_need_version_4():
+    data = _file(_header(metadata=(("chunk", b"tIME" + bytes(7)),)))
+    assert data[8] == 4 and container.parse(data)[0].metadata == (("chunk", b"tIME" + bytes(7)),)
+    as_v3 = fix_header_crc(data[:8] + b"\x03" + data[9:])
+    with pytest.raises(FormatError, match="unknown or oversized metadata block"):
+        container.parse(as_v3)
+
+
+def _sequence(n=3, **kw):
+    frames = [_file(_header(pixel_sha256=f"{i:02x}" * 32)) for i in range(n)]
+    seq = container.Sequence((), durations=(100, 200, 300)[:n], loop=2, format="PNG", **kw)
+    return container.pack_sequence(seq, frames), frames
+
+
+def test_sequence_layout_and_round_trip():
+    data, frames = _sequence()
+    assert container.is_sequence(data) and not container.is_sequence(frames[0])
+    assert data[8:10] == b"\x04\x00" and struct.unpack_from(">IIB", data, 10) == (3, 2, 3) and data[19:22] == b"PNG"
+    assert struct.unpack_from(">IBBQ", data, 22 + 14) == (200, 0, 0, len(frames[1]))
+    seq, views = container.parse_sequence(data)
+    assert [bytes(v) for v in views] == frames and seq.durations == (100, 200, 300) and seq.loop == 2
+    assert [h.pixel_sha256[:2] for h in seq.frames] == ["00", "01", "02"] and seq.format == "PNG"
+    import io
+
+    header = container.read_header(io.BytesIO(data))
+    assert header.sequence == seq and header.file_size == len(data) and header.version == 4
+
+
+def test_sequence_damage_and_limits():
+    data, frames = _sequence()
+    for damaged, match in (
+        (data[:-1], "truncated or padded"),
+        (data + b"\0", "truncated or padded"),
+        (data[:30], "truncated lcodec sequence header"),
+        (data[:15] + b"\xff" + data[16:], "CRC mismatch"),
+        (data[:10] + struct.pack(">I", 0) + data[14:], "bad sequence header \\(0 frames"),
+    ):
+        with pytest.raises(FormatError, match=match):
+            container.parse_sequence(damaged)
+    with pytest.raises(LimitError, match="frames' 2400\\+ pixels exceed the limit of 2000"):
+        container.parse_sequence(data, max_pixels=2000)
+    container.parse_sequence(data, max_pixels=2400)
+    nested = container.pack_sequence(container.Sequence(()), [data])
+    with pytest.raises(FormatError, match="a sequence of frames where one image was expected"):
+        container.parse_sequence(nested)
+    with pytest.raises(FormatError, match="where one image was expected"):
+        container.parse(data)

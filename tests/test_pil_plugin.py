@@ -11,7 +11,7 @@ from lcd_images import MODES, in_mode, photo, same_image
 from PIL import Image
 
 import lcodec
-from lcodec.errors import LcodecError
+from lcodec.errors import InvalidInputError, LcodecError
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -60,3 +60,15 @@ def test_open_reads_the_header_only(tmp_path, monkeypatch):
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
     with pytest.raises(Image.DecompressionBombError):
         Image.open(tmp_path / "big.lcd")
+
+
+def test_files_a_pillow_image_cannot_hold_are_refused(tmp_path):
+    import lcodec.pil_plugin  # noqa: F401
+
+    rng = np.random.default_rng(7)
+    (tmp_path / "deep.lcd").write_bytes(lcodec.compress(rng.integers(0, 65536, (8, 9, 3)).astype(np.uint16)))
+    frames = [rng.integers(0, 256, (8, 9)).astype(np.uint8)] * 2
+    (tmp_path / "frames.lcd").write_bytes(lcodec.compress(frames, effort=1))
+    for name, what in (("deep", "mode RGB;16"), ("frames", "2 frames")):
+        with pytest.raises(InvalidInputError, match=f"a .lcd file of {what}, which a Pillow image cannot hold"):
+            Image.open(tmp_path / f"{name}.lcd")
