@@ -15,7 +15,6 @@ Memory. Per worker thread a tile costs O(T²), plus the LZMA encoder's state; be
 the input and the payloads, decoding the output and the file (peak figures: bench/results/NOTES.md).
 """
 
-import contextlib
 import functools
 import io
 import os
@@ -25,14 +24,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from lcodec import container, formats
 from lcodec import fallback as _fallback
 from lcodec.container import DEFAULT_MAX_PIXELS, LEARNED, MIXED, MODEL_METHODS
 from lcodec.formats import pillow as _pillow
 from lcodec.errors import (
-    ChecksumError, FormatError, InvalidInputError, LimitError, LossyInputError, UnknownModelError,
+    ChecksumError, FormatError, InvalidInputError, LimitError, UnknownModelError,
 )
 
 LEARNED_TILE = 512
@@ -49,30 +48,6 @@ _ARRAY_COLOURS = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}  # an array's channels -
 
 def _default_threads():
     return os.cpu_count() or 1
-
-
-@contextlib.contextmanager
-def open_image(source, name=None):
-    """An image file (a path, or a binary file object named `name`) opened and loaded by Pillow. What Pillow cannot
-    read is an InvalidInputError and an image over Pillow's pixel limit a LimitError, so that only lcodec's own faults
-    reach a caller as anything else; a file that cannot be opened stays an OSError. (Pillow's view: 8 bits per
-    channel and the first frame; lcodec codes files through `formats`.)"""
-    name = os.fspath(source) if isinstance(source, (str, os.PathLike)) else name
-    where = f"{name}: " if name else ""
-    try:
-        im = Image.open(source)
-    except Image.DecompressionBombError as exc:
-        raise LimitError(f"{where}{exc}") from None
-    except UnidentifiedImageError:
-        raise InvalidInputError(f"{where}not an image file that Pillow can read") from None
-    with im:
-        try:
-            im.load()
-        except MemoryError:
-            raise
-        except Exception as exc:  # Pillow's decoders raise many types on damaged data
-            raise InvalidInputError(f"{where}a damaged {im.format} file ({type(exc).__name__}: {exc})") from None
-        yield im
 
 
 def read_picture(image, *, metadata=True, allow_lossy=False, mode=None):

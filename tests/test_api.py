@@ -349,3 +349,18 @@ def test_decoding_refuses_formats_that_cannot_hold_the_image(tmp_path):
     assert list(tmp_path.iterdir()) == []
     api.decompress_to_path(deep, tmp_path / "x.ppm")  # PNM holds 16-bit RGB: maxval 65535
     assert np.array_equal(lcodec.decompress(lcodec.compress(tmp_path / "x.ppm")), lcodec.decompress(deep))
+
+
+def test_hostile_image_headers_are_refused_before_decoding():
+    """Readers other than Pillow are held to Pillow's decompression-bomb limit before they allocate anything."""
+    import struct
+    import zlib
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 100000, 100000, 16, 2, 0, 0, 0))
+           + chunk(b"IDAT", zlib.compress(bytes(100))) + chunk(b"IEND", b""))
+    for data in (png, b"P6\n100000 100000\n65535\n" + bytes(100)):
+        with pytest.raises(lcodec.LimitError, match="100000x100000 pixels exceeds the limit"):
+            lcodec.compress(data)

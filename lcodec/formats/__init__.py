@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lcodec.errors import InvalidInputError
+from lcodec.errors import InvalidInputError, LimitError
 
 
 @dataclass
@@ -41,6 +41,17 @@ class Picture:
     blends: tuple = ()
     loop: int = 0
     extra: dict = field(default_factory=dict)  # what one format's writer needs of its reader (APNG's hidden frame)
+
+
+def check_size(width, height, frames=1):
+    """LimitError before decoding an image over Pillow's decompression-bomb limit (twice Image.MAX_IMAGE_PIXELS, where
+    Pillow itself refuses), so that no reader allocates for a hostile header."""
+    from PIL import Image
+
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit and width * height * frames > 2 * limit:
+        raise LimitError(f"an image of {frames} x {width}x{height} pixels exceeds the limit of {2 * limit} pixels "
+                         "(PIL.Image.MAX_IMAGE_PIXELS, which raises it)")
 
 
 def _readers():

@@ -10,7 +10,7 @@ from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from lcodec import metadata as _metadata
 from lcodec.errors import InvalidInputError, LimitError, LossyInputError
-from lcodec.formats import Frame, Picture
+from lcodec.formats import Frame, Picture, check_size
 
 MODES = ("1", "L", "LA", "P", "RGB", "RGBA", "I;16")  # Pillow modes lcodec stores as they are
 NAMED = {"CMYK": "CMYK;8", "RGBa": "RGBa;8", "La": "La;8", "I;16B": "I;16", "I;16L": "I;16"}  # and as named modes
@@ -56,9 +56,12 @@ def picture(im, *, metadata=True, allow_lossy=False, chunks=None):
         return Picture([frame(_loaded(im.ico.getimage(size)), metadata) for size in sizes], "ICO")
     frames, timing = [], []
     for i, page in enumerate(ImageSequence.Iterator(im)):
+        check_size(page.size[0], page.size[1], i + 1)  # all frames so far, before this one is decoded
         frames.append(frame(_loaded(page), metadata and i == 0, chunks))
         info = page.info
         timing.append((round(info.get("duration", 0) or 0), info.get("disposal", 0) or 0, info.get("blend", 0) or 0))
+    if len(frames) > 1:
+        im.seek(0)  # a caller's image is left at its first frame, as it was opened
     durations, disposals, blends = (tuple(t[k] for t in timing) for k in range(3))
     return Picture(frames, im.format, durations, disposals, blends, loop=int(im.info.get("loop", 0) or 0),
                    extra={"default_image": bool(im.info.get("default_image"))})

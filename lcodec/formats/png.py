@@ -11,7 +11,7 @@ from PIL import Image
 
 from lcodec import metadata as _metadata
 from lcodec.errors import InvalidInputError
-from lcodec.formats import Frame, Picture, pillow
+from lcodec.formats import Frame, Picture, check_size, pillow
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 DEEP_MODES = {2: "RGB;16", 4: "LA;16", 6: "RGBA;16", 0: "I;16"}  # colour type -> mode of 16-bit samples
@@ -43,6 +43,9 @@ def read(data, *, metadata=True, allow_lossy=False):
         return pillow.read(data, metadata=metadata, allow_lossy=allow_lossy, chunks=found)
     if colour not in DEEP_MODES:
         raise InvalidInputError(f"a damaged PNG file (colour type {colour} at 16 bits)")
+    width, height = struct.unpack(">II", found[0][1][:8])
+    stated = declared(data)
+    check_size(width, height, stated[0] if stated else 1)
     import imagecodecs
 
     try:

@@ -7,7 +7,7 @@ import numpy as np
 
 from lcodec import container
 from lcodec.errors import InvalidInputError
-from lcodec.formats import Frame, Picture, pillow
+from lcodec.formats import Frame, Picture, check_size, pillow
 
 _TOKEN = re.compile(rb"(?:\s|#[^\n]*\n?)*(\S+)")
 _CHANNELS = {b"P2": 1, b"P3": 3, b"P5": 1, b"P6": 3}
@@ -38,6 +38,7 @@ def read(data, *, metadata=True, allow_lossy=False):
     count = width * height * c
     if width < 1 or height < 1:
         raise InvalidInputError(f"a PNM image of {width}x{height}")
+    check_size(width, height)
     if magic in (b"P5", b"P6"):
         dtype = np.dtype(">u2" if depth > 8 else "u1")
         body = data[pos + 1 : pos + 1 + count * dtype.itemsize]

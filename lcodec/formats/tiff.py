@@ -9,7 +9,7 @@ import numpy as np
 
 from lcodec import container
 from lcodec.errors import InvalidInputError, LossyInputError
-from lcodec.formats import Frame, Picture
+from lcodec.formats import Frame, Picture, check_size
 
 LOSSLESS = {1, 2, 3, 4, 5, 8, 32773, 32946, 34925, 50000}  # none, CCITT, LZW, deflate, PackBits, LZMA, Zstandard
 PHOTOMETRIC = {0: "L", 1: "L", 2: "RGB", 3: "P", 5: "CMYK"}  # miniswhite, minisblack, rgb, palette, separated
@@ -30,7 +30,9 @@ def read(data, *, metadata=True, allow_lossy=False):
 
     try:
         with tifffile.TiffFile(io.BytesIO(data)) as tif:
-            return Picture([_frame(page, metadata, allow_lossy) for page in tif.pages], "TIFF")
+            pages = list(tif.pages)
+            check_size(sum(p.imagewidth * p.imagelength * p.samplesperpixel for p in pages), 1)
+            return Picture([_frame(page, metadata, allow_lossy) for page in pages], "TIFF")
     except (InvalidInputError, MemoryError):
         raise
     except Exception as exc:  # tifffile's errors on damaged or unusual files
