@@ -208,7 +208,7 @@ class Compressor:
         if len(files) == 1:
             return files[0]
         sequence = container.Sequence((), picture.durations, picture.disposals, picture.blends, picture.loop,
-                                      picture.format or "")
+                                      picture.format or "", bool(picture.extra.get("default_image")))
         return container.pack_sequence(sequence, files)
 
     def _compress_frame(self, frame):
@@ -361,7 +361,8 @@ class Decompressor:
                   for h, pixels in decoded]
         if seq is None:
             return formats.Picture(frames)
-        return formats.Picture(frames, seq.format or None, seq.durations, seq.disposals, seq.blends, seq.loop)
+        return formats.Picture(frames, seq.format or None, seq.durations, seq.disposals, seq.blends, seq.loop,
+                               extra={"default_image": seq.still_first})
 
     def decompress_image(self, data):
         """The image as a PIL image, with its mode, palette and transparency (a file of one image of a mode Pillow

@@ -192,6 +192,7 @@ class Sequence:
     blends: tuple = ()         # per frame, APNG's blend operation, 0 when the format has none
     loop: int = 0              # times to play, 0 forever
     format: str = ""           # the source file's format (Pillow's name: PNG, GIF, WEBP, TIFF, ICO...)
+    still_first: bool = False  # frame 0 is a still image outside the animation (APNG's default image)
 
 
 def tile_boxes(height, width, tile):
@@ -397,7 +398,8 @@ def _need(data, end, size, message):
         raise _NeedBytes(end)
 
 
-_SEQ = struct.Struct(">8sBBIIB")  # signature, version, SEQUENCE, frame count, loop count, format name length
+_SEQ = struct.Struct(">8sBBIIBB")  # signature, version, SEQUENCE, frame count, loop count, flags, format name length
+STILL_FIRST = 1  # sequence flag: the first frame is a still image outside the animation (APNG's hidden default image)
 _FRAME = struct.Struct(">IBBQ")   # a frame's duration (ms), disposal, blend, file length
 
 
@@ -411,7 +413,8 @@ def pack_sequence(sequence, frames):
     n, name = len(frames), sequence.format.encode("ascii")
     if not 1 <= n <= MAX_FRAMES or len(name) > MAX_FORMAT or not re.fullmatch(rb"[A-Z0-9]*", name):
         raise FormatError(f"a sequence of {n} frames from format {sequence.format!r} cannot be stored")
-    head = bytearray(_SEQ.pack(SIGNATURE, SEQUENCE_VERSION, SEQUENCE, n, sequence.loop, len(name)) + name)
+    flags = STILL_FIRST if sequence.still_first else 0
+    head = bytearray(_SEQ.pack(SIGNATURE, SEQUENCE_VERSION, SEQUENCE, n, sequence.loop, flags, len(name)) + name)
     for i, frame in enumerate(frames):
         head += _FRAME.pack(*(min(max(int(v[i]) if i < len(v) else 0, 0), m) for v, m in (
             (sequence.durations, 0xFFFFFFFF), (sequence.disposals, 255), (sequence.blends, 255))), len(frame))
@@ -424,9 +427,9 @@ def _parse_sequence(data, size, max_pixels, frame_header):
     bytes are `data`; frame_header(offset, length, max_pixels) gives a frame's Header. The pixels of all frames
     together are held to max_pixels before any frame is decoded."""
     _need(data, _SEQ.size, size, "truncated lcodec sequence header")
-    _, _, _, n, loop, k = _SEQ.unpack_from(data)
-    if not 1 <= n <= MAX_FRAMES or k > MAX_FORMAT:
-        raise FormatError(f"bad sequence header ({n} frames, format name of {k} bytes)")
+    _, _, _, n, loop, flags, k = _SEQ.unpack_from(data)
+    if not 1 <= n <= MAX_FRAMES or k > MAX_FORMAT or flags & ~STILL_FIRST:
+        raise FormatError(f"bad sequence header ({n} frames, flags {flags}, format name of {k} bytes)")
     end = _SEQ.size + k + _FRAME.size * n
     _need(data, end + 4, size, "truncated lcodec sequence header")
     if zlib.crc32(data[:end]) != _U32.unpack_from(data, end)[0]:
@@ -450,7 +453,8 @@ def _parse_sequence(data, size, max_pixels, frame_header):
                              "max_pixels to allow it)")
         frames.append(header)
     durations, disposals, blends = (tuple(e[i] for e in entries) for i in range(3))
-    return Sequence(tuple(frames), durations, disposals, blends, loop, name.decode("ascii")), spans
+    return Sequence(tuple(frames), durations, disposals, blends, loop, name.decode("ascii"),
+                    bool(flags & STILL_FIRST)), spans
 
 
 def parse_sequence(data, *, max_pixels=DEFAULT_MAX_PIXELS):

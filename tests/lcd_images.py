@@ -78,7 +78,7 @@ def fix_header_crc(data):
     """Recompute the header CRC after editing a header field: a hostile file rather than a damaged one."""
     data = bytearray(data)
     if data[8] >= 4 and data[9] == 0:  # a sequence: its directory
-        crc_pos = 19 + data[18] + 14 * struct.unpack_from(">I", data, 10)[0]
+        crc_pos = 20 + data[19] + 14 * struct.unpack_from(">I", data, 10)[0]
         struct.pack_into(">I", data, crc_pos, zlib.crc32(data[:crc_pos]))
         return bytes(data)
     n = data[21]

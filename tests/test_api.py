@@ -1,5 +1,6 @@
 """The Python API: every mode and odd shape round-trips exactly, the learned and fallback paths, errors."""
 
+import io
 import os
 import struct
 import subprocess
@@ -364,3 +365,29 @@ def test_hostile_image_headers_are_refused_before_decoding():
     for data in (png, b"P6\n100000 100000\n65535\n" + bytes(100)):
         with pytest.raises(lcodec.LimitError, match="100000x100000 pixels exceeds the limit"):
             lcodec.compress(data)
+
+
+@pytest.mark.parametrize("fmt, still", [("PNG", False), ("PNG", True), ("GIF", False), ("WEBP", False)])
+def test_animation_timing_comes_back(fmt, still):
+    """Durations, loop count and (APNG) a still first frame outside the animation survive encode and decode."""
+    rng = np.random.default_rng(8)
+    frames = [Image.fromarray(rng.integers(0, 256, (10, 14, 3)).astype(np.uint8)) for _ in range(3)]
+    if fmt == "GIF":
+        frames = [f.quantize(16) for f in frames]
+    buf = io.BytesIO()
+    frames[0].save(buf, fmt, save_all=True, append_images=frames[1:], duration=[120, 240, 360][still:], loop=3,
+                   lossless=True, **({"default_image": True} if still else {}))
+
+    def timing(data):
+        with Image.open(io.BytesIO(data)) as im:
+            out = []
+            for i in range(im.n_frames):
+                im.seek(i)
+                im.load()
+                out.append(im.info.get("duration"))
+            return im.n_frames, out, im.info.get("loop"), im.info.get("default_image")
+
+    data = lcodec.compress(buf.getvalue(), effort=1)
+    back = api.Decompressor().decompress_file(data, fmt)
+    assert timing(back) == timing(buf.getvalue())
+    assert lcodec.read_header(data).sequence.still_first == still

@@ -195,11 +195,12 @@ def _sequence(n=3, **kw):
 def test_sequence_layout_and_round_trip():
     data, frames = _sequence()
     assert container.is_sequence(data) and not container.is_sequence(frames[0])
-    assert data[8:10] == b"\x04\x00" and struct.unpack_from(">IIB", data, 10) == (3, 2, 3) and data[19:22] == b"PNG"
-    assert struct.unpack_from(">IBBQ", data, 22 + 14) == (200, 0, 0, len(frames[1]))
+    assert data[8:10] == b"\x04\x00" and struct.unpack_from(">IIBB", data, 10) == (3, 2, 0, 3) and data[20:23] == b"PNG"
+    assert struct.unpack_from(">IBBQ", data, 23 + 14) == (200, 0, 0, len(frames[1]))
     seq, views = container.parse_sequence(data)
     assert [bytes(v) for v in views] == frames and seq.durations == (100, 200, 300) and seq.loop == 2
     assert [h.pixel_sha256[:2] for h in seq.frames] == ["00", "01", "02"] and seq.format == "PNG"
+    assert not seq.still_first and container.parse_sequence(_sequence(still_first=True)[0])[0].still_first
     import io
 
     header = container.read_header(io.BytesIO(data))
@@ -213,6 +214,7 @@ def test_sequence_damage_and_limits():
         (data + b"\0", "truncated or padded"),
         (data[:30], "truncated lcodec sequence header"),
         (data[:15] + b"\xff" + data[16:], "CRC mismatch"),
+        (data[:18] + b"\x02" + data[19:], "bad sequence header \\(3 frames, flags 2"),
         (data[:10] + struct.pack(">I", 0) + data[14:], "bad sequence header \\(0 frames"),
     ):
         with pytest.raises(FormatError, match=match):

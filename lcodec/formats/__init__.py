@@ -105,7 +105,9 @@ def encode(picture, fmt):
     try:
         data = writer.write(picture, fmt)
         back = read(data, allow_lossy=True, metadata=False)
-    except InvalidInputError:
+    except MemoryError:
+        raise
+    except Exception:  # the writers' (Pillow's, tifffile's, libpng's) refusals of what their format cannot hold
         data = back = None
     if back is None or not same(picture, back):
         raise InvalidInputError(f"{fmt} cannot hold {describe(picture)} exactly (use {can_hold(picture)})")

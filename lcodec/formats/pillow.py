@@ -54,7 +54,7 @@ def picture(im, *, metadata=True, allow_lossy=False, chunks=None):
     if im.format == "ICO":
         sizes = sorted(im.info.get("sizes", {im.size}))
         return Picture([frame(_loaded(im.ico.getimage(size)), metadata) for size in sizes], "ICO")
-    frames, timing = [], []
+    frames, timing, hidden = [], [], bool(im.info.get("default_image"))  # APNG: frame 0 is not animated
     for i, page in enumerate(ImageSequence.Iterator(im)):
         check_size(page.size[0], page.size[1], i + 1)  # all frames so far, before this one is decoded
         frames.append(frame(_loaded(page), metadata and i == 0, chunks))
@@ -64,7 +64,7 @@ def picture(im, *, metadata=True, allow_lossy=False, chunks=None):
         im.seek(0)  # a caller's image is left at its first frame, as it was opened
     durations, disposals, blends = (tuple(t[k] for t in timing) for k in range(3))
     return Picture(frames, im.format, durations, disposals, blends, loop=int(im.info.get("loop", 0) or 0),
-                   extra={"default_image": bool(im.info.get("default_image"))})
+                   extra={"default_image": hidden})
 
 
 def _loaded(im):
@@ -156,13 +156,14 @@ def write(picture, fmt):
         images = images[-1:]
     elif len(images) > 1:
         extra.update(save_all=True, append_images=images[1:], loop=picture.loop)
-        if picture.durations:
-            extra["duration"] = list(picture.durations)
-        if fmt in ("PNG", "GIF") and picture.disposals:
-            extra["disposal"] = list(picture.disposals)
+        still = fmt == "PNG" and picture.extra.get("default_image", False)
+        kept = {"PNG": ("duration", "disposal", "blend"), "GIF": ("duration", "disposal")}.get(fmt, ("duration",))
+        for key, values in (("duration", picture.durations), ("disposal", picture.disposals),
+                            ("blend", picture.blends)):
+            if values and key in kept:
+                extra[key] = list(values[still:])  # Pillow's lists are of the animated frames
         if fmt == "PNG":
-            extra["blend"] = list(picture.blends) if picture.blends else 0
-            extra["default_image"] = picture.extra.get("default_image", False)
+            extra["default_image"] = still
     buf = io.BytesIO()
     try:
         images[0].save(buf, format=fmt, **extra)
