@@ -6,9 +6,12 @@ import io
 import struct
 import zlib
 
+from dataclasses import replace
+
 import numpy as np
 from PIL import Image
 
+from lcodec import container
 from lcodec import metadata as _metadata
 from lcodec.errors import InvalidInputError
 from lcodec.formats import Frame, Picture, check_size, pillow
@@ -95,7 +98,22 @@ def _ms(num, den):
 
 
 def write(picture, fmt):
-    return _restore(_pixels(picture), _metadata.chunks(picture.frames[0].metadata))
+    kept = _metadata.chunks(picture.frames[0].metadata)
+    mode = container.mode_by_name(picture.frames[0].mode)
+    if mode.sample_bits < mode.bits and mode.code == container.GENERIC and not any(k == b"sBIT" for k, _ in kept):
+        kept.insert(0, (b"sBIT", bytes([mode.sample_bits]) * mode.channels))  # L;12 as 16-bit PNG: its 12 bits
+    return _restore(_pixels(_at_storage_depth(picture)), kept)
+
+
+def _at_storage_depth(picture):
+    """The picture with gray and colour modes of fewer bits (L;12, RGB;10, LA;4...) named at the 8 or 16 bits PNG
+    stores them in (the samples are the same)."""
+    frames = []
+    for f in picture.frames:
+        mode = container.mode_by_name(f.mode)
+        name = f"{f.mode.split(';')[0]};{mode.bits}" if mode.code == container.GENERIC and not mode.signed else f.mode
+        frames.append(replace(f, mode=container.mode_by_name(name).name if name != f.mode else f.mode))
+    return replace(picture, frames=frames)
 
 
 def _pixels(picture):
