@@ -9,6 +9,7 @@ Readers: PNG (`png`), TIFF (`tiff`, tifffile), PNM (`pnm`), JPEG 2000 and AVIF (
 """
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -125,9 +126,8 @@ def describe(picture):
 def can_hold(picture):
     """The writable formats that hold every sample of every frame of the picture, as extensions."""
     modes = {f.mode for f in picture.frames}
-    png = all(m in ("1", "L", "LA", "P", "RGB", "RGBA", "I;16", "LA;16", "RGB;16", "RGBA;16") for m in modes)
-    out = [".png"] if png else []
-    return " or ".join(out + [".tiff"])
+    png = all(m in ("1", "L", "LA", "P", "RGB", "RGBA", "I;16") or re.fullmatch(r"(L|RGB)A?;\d+", m) for m in modes)
+    return " or ".join([".png"] * png + [".tiff"])
 
 
 def same(a, b):
