@@ -60,6 +60,8 @@ def read_png(path):
         return [(f, None) for f in imagecodecs.apng_decode(data)]
     if data[24] == 16:  # the IHDR's bit depth
         return single(imagecodecs.png_decode(data))
+    if data[24] in (2, 4) and data[25] == 0:  # gray of 2 or 4 bits, which readers scale to 8: the file's levels
+        return [(pixels // (255 // ((1 << data[24]) - 1)), m) for pixels, m in read_pillow(path)]
     return read_pillow(path)
 
 
@@ -196,6 +198,27 @@ def pnm(channels, maxval):
     return write
 
 
+def png_gray_packed(depth):
+    """A 2- or 4-bit gray PNG, written by hand (Pillow and imagecodecs write 8 bits at least)."""
+    def write(content, path):
+        levels = content.samples((H, W), np.uint8, (1 << depth) - 1)
+        per_byte = 8 // depth
+        padded = np.zeros((H, -(-W // per_byte) * per_byte), np.uint8)
+        padded[:, :W] = levels
+        packed = np.zeros((H, padded.shape[1] // per_byte), np.uint8)
+        for i in range(per_byte):
+            packed |= padded[:, i::per_byte] << (8 - depth * (i + 1))
+        rows = b"".join(b"\0" + row.tobytes() for row in packed)
+
+        def chunk(kind, body):
+            return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+        path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", W, H, depth, 0, 0, 0, 0))
+                         + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+        return single(levels)
+    return write
+
+
 def sgi16(content, path):
     """An uncompressed 16-bit RGB SGI image, written by hand (read_sgi)."""
     pixels = content.samples((H, W, 3), np.uint16)
@@ -269,6 +292,8 @@ KINDS = {
     "png8-la": Kind(".png", png8("LA")),
     "png8-p": Kind(".png", png8("P")),
     "png1": Kind(".png", png8("1")),
+    "png4-l": Kind(".png", png_gray_packed(4)),
+    "png2-l": Kind(".png", png_gray_packed(2)),
     # TIFF (tifffile)
     "tiff16-rgb": Kind(".tiff", tiff(np.uint16, 3, photometric="rgb")),
     "tiff16-rgb-planar": Kind(".tiff", tiff(np.uint16, 3, photometric="rgb", planar=True)),
@@ -294,6 +319,8 @@ KINDS = {
     "pgm-4095": Kind(".pgm", pnm(1, 4095)),
     "ppm-255": Kind(".ppm", pnm(3, 255)),
     "pgm-255": Kind(".pgm", pnm(1, 255)),
+    "pgm-15": Kind(".pgm", pnm(1, 15)),
+    "pgm-1000": Kind(".pgm", pnm(1, 1000)),
     # other deep formats; lcodec writes none of them, so they decode to TIFF
     "jp2-rgb16-lossless": Kind(".jp2", jp2_lossless, ".tiff"),
     "avif-10bit-lossless": Kind(".avif", avif_lossless10, ".tiff"),

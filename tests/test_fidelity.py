@@ -42,6 +42,8 @@ EXPECT = {
     "png8-la": EXACT,
     "png8-p": EXACT,
     "png1": EXACT,
+    "png4-l": EXACT,
+    "png2-l": EXACT,
     "tiff16-rgb": EXACT,
     "tiff16-rgb-planar": EXACT,
     "tiff16-rgba": EXACT,
@@ -65,6 +67,8 @@ EXPECT = {
     "pgm-4095": EXACT,
     "ppm-255": EXACT,
     "pgm-255": EXACT,
+    "pgm-15": EXACT,
+    "pgm-1000": REFUSED,
     # jp2-rgb16-lossless, avif-10bit-lossless, sgi-rgb16: either
     "apng8-rgba": EXACT,
     "apng16-rgb": EXACT,

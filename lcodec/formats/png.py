@@ -17,6 +17,7 @@ from lcodec.errors import InvalidInputError
 from lcodec.formats import Frame, Picture, check_size, pillow
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PACKED = {"L;2", "L;4"}  # gray of fewer than 8 bits that PNG packs several to a byte (1-bit gray is mode 1)
 DEEP_MODES = {2: "RGB;16", 4: "LA;16", 6: "RGBA;16", 0: "I;16"}  # colour type -> mode of 16-bit samples
 _FCTL = struct.Struct(">IIIIIHHBB")
 
@@ -42,6 +43,11 @@ def read(data, *, metadata=True, allow_lossy=False):
         raise InvalidInputError("a damaged PNG file (no IHDR chunk)")
     depth, colour = found[0][1][8], found[0][1][9]
     animated = any(kind == b"acTL" for kind, _ in found)
+    if depth in (2, 4) and colour == 0:  # Pillow scales 2- and 4-bit gray to 8 bits: back to the file's levels
+        picture = pillow.read(data, metadata=metadata, allow_lossy=allow_lossy, chunks=found)
+        step = 255 // ((1 << depth) - 1)
+        frames = [replace(f, pixels=f.pixels // step, mode=f"L;{depth}") for f in picture.frames]
+        return replace(picture, frames=frames)
     if depth != 16 or (colour == 0 and not animated):
         return pillow.read(data, metadata=metadata, allow_lossy=allow_lossy, chunks=found)
     if colour not in DEEP_MODES:
@@ -100,9 +106,11 @@ def _ms(num, den):
 def write(picture, fmt):
     kept = _metadata.chunks(picture.frames[0].metadata)
     mode = container.mode_by_name(picture.frames[0].mode)
-    if mode.sample_bits < mode.bits and mode.code == container.GENERIC and not any(k == b"sBIT" for k, _ in kept):
+    packed = len(picture.frames) == 1 and picture.frames[0].mode in PACKED
+    if mode.sample_bits < mode.bits and not packed and mode.code == container.GENERIC \
+            and not any(k == b"sBIT" for k, _ in kept):
         kept.insert(0, (b"sBIT", bytes([mode.sample_bits]) * mode.channels))  # L;12 as 16-bit PNG: its 12 bits
-    return _restore(_pixels(_at_storage_depth(picture)), kept)
+    return _restore(_pixels(picture if packed else _at_storage_depth(picture)), kept)
 
 
 def _at_storage_depth(picture):
@@ -121,6 +129,8 @@ def _pixels(picture):
     modes = {f.mode for f in picture.frames}
     if modes <= set(pillow.MODES):
         return pillow.write(picture, "PNG")
+    if len(picture.frames) == 1 and modes <= PACKED:
+        return _splice(_packed_gray(picture.frames[0]), _ancillary(picture.frames[0]))
     if len(modes) != 1 or next(iter(modes)) not in DEEP_MODES.values():
         raise InvalidInputError(f"PNG cannot hold mode {', '.join(sorted(modes))}")
     import imagecodecs
@@ -131,6 +141,22 @@ def _pixels(picture):
     else:
         data = _timed(imagecodecs.apng_encode(stack, level=6), picture)
     return _splice(data, _ancillary(picture.frames[0]))
+
+
+def _packed_gray(frame):
+    """A PNG of 2- or 4-bit gray (which neither Pillow nor libpng's wrapper writes): rows of packed levels."""
+    depth = container.mode_by_name(frame.mode).sample_bits
+    h, w = frame.pixels.shape
+    per_byte = 8 // depth
+    padded = np.zeros((h, -(-w // per_byte) * per_byte), np.uint8)
+    padded[:, :w] = frame.pixels
+    levels = padded.reshape(h, -1, per_byte)
+    rows = sum(levels[:, :, i] << (8 - depth * (i + 1)) for i in range(per_byte)).astype(np.uint8)
+    raw = np.hstack([np.zeros((h, 1), np.uint8), rows]).tobytes()  # filter type 0 on every row
+    ihdr = struct.pack(">IIBBBBB", w, h, depth, 0, 0, 0, 0)
+    trns = [_chunk(b"tRNS", struct.pack(">H", frame.transparency))] if isinstance(frame.transparency, int) else []
+    return SIGNATURE + _chunk(b"IHDR", ihdr) + b"".join(trns) + _chunk(b"IDAT", zlib.compress(raw, 9)) \
+        + _chunk(b"IEND", b"")
 
 
 def _timed(data, picture):
