@@ -181,3 +181,52 @@ def test_metadata_that_cannot_be_stored_is_a_clean_error(shared_data, entry):
     with pytest.raises(lcodec.InvalidInputError, match="metadata cannot be stored.*strip"):
         lcodec.compress(image)
     assert lcodec.decompress(lcodec.compress(image, metadata=False)).shape == (8, 8, 3)
+
+
+def _chunk(kind, body):
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_png_ancillary_chunks_come_back_as_they_were(tmp_path, dtype):
+    """bKGD, sBIT, tIME, zTXt, a named iCCP, pHYs of unknown unit and a private chunk: the same chunks, byte for byte,
+    in a decoded PNG of 8 or 16 bits (written by Pillow or libpng)."""
+    import imagecodecs
+
+    pixels = np.random.default_rng(9).integers(0, np.iinfo(dtype).max, (12, 15, 3)).astype(dtype)
+    bits = np.iinfo(dtype).bits
+    early = [(b"iCCP", b"My profile\0\0" + zlib.compress(ICC)), (b"sBIT", bytes([bits - 2] * 3))]
+    late = [(b"bKGD", struct.pack(">3H", 1, 2, 3)), (b"tIME", struct.pack(">HBBBBB", 2026, 12, 3, 10, 0, 0)),
+            (b"zTXt", b"Comment\0\0" + zlib.compress(b"kept " * 20)), (b"pHYs", struct.pack(">IIB", 3, 4, 0)),
+            (b"prVt", b"private")]
+    base = imagecodecs.png_encode(pixels)
+    idat = base.index(b"IDAT") - 4
+    src = base[:33] + b"".join(_chunk(*c) for c in early) + base[33:idat] + b"".join(_chunk(*c) for c in late) \
+        + base[idat:]
+    (tmp_path / "in.png").write_bytes(src)
+    data = lcodec.compress(tmp_path / "in.png", effort=1)
+    api.decompress_to_path(data, tmp_path / "out.png")
+    out = (tmp_path / "out.png").read_bytes()
+
+    def ancillary(png_bytes):
+        return sorted((k, bytes(d)) for k, d in png.chunks(png_bytes) if k not in (b"IHDR", b"IDAT", b"IEND"))
+
+    assert ancillary(out) == ancillary(src)
+    assert np.array_equal(imagecodecs.png_decode(out), pixels)
+    assert metadata.to_info(lcodec.read_header(data).metadata)["icc_profile"] == ICC  # the kept iCCP's profile
+
+
+def test_tiff_text_tags_come_back(tmp_path):
+    import tifffile
+
+    tags = {"description": "a description", "software": "a program", "datetime": "2026:12:03 10:00:00"}
+    tifffile.imwrite(tmp_path / "in.tif", np.arange(60, dtype=np.uint16).reshape(6, 10), metadata=None,
+                     extratags=[(315, "s", 0, "an artist", True), (33432, "s", 0, "(c) nobody", True)], **tags)
+    api.decompress_to_path(lcodec.compress(tmp_path / "in.tif"), tmp_path / "out.tif")
+
+    def text(path):
+        with tifffile.TiffFile(path) as tif:
+            return {code: tif.pages[0].tags[code].value for code in (270, 305, 306, 315, 33432)}
+
+    assert text(tmp_path / "out.tif") == text(tmp_path / "in.tif") == {
+        270: "a description", 305: "a program", 306: "2026:12:03 10:00:00", 315: "an artist", 33432: "(c) nobody"}
