@@ -107,8 +107,9 @@ def _stored(frame, mode):
     to fit the mode's bits."""
     pixels = frame.pixels
     depth = mode.sample_bits
-    if mode.signed:
-        pixels = (pixels.astype(np.int32) + (1 << (depth - 1))).astype(mode.dtype)
+    if mode.signed:  # x + 2^(depth-1): at full depth, the sign bit flipped in place of a wider copy
+        pixels = pixels.view(mode.dtype) ^ mode.dtype.type(1 << (depth - 1)) if depth == mode.bits else \
+            (pixels.astype(np.int32) + (1 << (depth - 1))).astype(mode.dtype)
         low, high = -(1 << (depth - 1)), (1 << (depth - 1)) - 1
     else:
         low, high = 0, (1 << depth) - 1
@@ -121,6 +122,8 @@ def _user(mode, pixels):
     """Decoded samples as the caller gets them: a signed mode's back from their offset."""
     if mode.sample_bits < mode.bits and pixels.size and int(pixels.max()) >> mode.sample_bits:
         raise FormatError(f"decoded samples exceed the {mode.sample_bits} bits of mode {mode.name} (corrupted file)")
+    if mode.signed and mode.sample_bits == mode.bits:
+        return (pixels ^ mode.dtype.type(1 << (mode.bits - 1))).view(mode.array_dtype)
     if mode.signed:
         return (pixels.astype(np.int32) - (1 << (mode.sample_bits - 1))).astype(mode.array_dtype)
     return pixels
