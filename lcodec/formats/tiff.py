@@ -40,6 +40,8 @@ def read(data, *, metadata=True, allow_lossy=False):
 
 
 def _frame(page, metadata, allow_lossy):
+    if 330 in page.tags:  # images of their own that hang off this page, outside the chain of pages
+        raise InvalidInputError("a TIFF with SubIFDs (pyramid levels, thumbnails) is not supported yet")
     compression = int(page.compression)
     if compression not in LOSSLESS and not allow_lossy:
         raise LossyInputError(f"the input is a TIFF with {page.compression.name} compression: its pixels may "
@@ -135,8 +137,7 @@ def declared(data):
             if bps[1] > 2:  # one BitsPerSample per sample, stored elsewhere: the first
                 bps = (bps[0], bps[1], struct.unpack_from(order + "H", data, bps[2])[0])
             first = (spp, bps[2])
-        if 254 not in entries or not entries[254][2] & 1:  # reduced-resolution pages are not frames
-            pages += 1
+        pages += 1
         offset = struct.unpack_from(order + "I", data, offset + 2 + 12 * n)[0]
     return (pages, *first) if first and offset == 0 else None
 
