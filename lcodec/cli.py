@@ -163,7 +163,8 @@ def _plan(found, output, suffix):
         raise UsageError("several inputs cannot all go to stdout")
     else:
         outdir = Path(output) if output is not None else None
-        pairs = [(f, _out_dir(f, root, outdir) / (f.stem + suffix)) for f, root in found]
+        pairs = [(f, _out_dir(f, root, outdir) / (f.stem + (suffix if isinstance(suffix, str) else suffix(f))))
+                 for f, root in found]
     seen = {}
     for src, dst in pairs:
         if dst == STDIO:
@@ -242,6 +243,20 @@ def _verify_encoded(decompressor, src, written):
         raise lcodec.ChecksumError(f"the input cannot be verified: {stated} (input kept)")
     if not formats.same(back, original):
         raise lcodec.ChecksumError("the written file does not decode to the input's samples (input kept)")
+
+
+def _decoded_suffix(src):
+    """The extension of a decoded file named after its .lcd: a sequence's source format where lcodec writes it, else
+    .png where PNG holds every frame, else .tiff (a file that cannot be read gets .png, and fails when decoded)."""
+    try:
+        header = api.read_header(src)
+    except (lcodec.LcodecError, OSError):
+        return ".png"
+    frames = header.sequence.frames if header.sequence else (header,)
+    fmt = header.sequence.format if header.sequence else ""
+    named = {"PNG": ".png", "TIFF": ".tiff", "GIF": ".gif", "WEBP": ".webp", "ICO": ".ico"}.get(fmt)
+    holds = formats.can_hold(formats.Picture([formats.Frame(None, f.mode) for f in frames]))
+    return named or holds.split(" or ")[0]
 
 
 def _decode_one(decompressor, src, dst, args):
@@ -359,7 +374,7 @@ def _cmd_decode(args):
             raise UsageError("-t/--test deletes nothing (drop --rm)")
         pairs = [(f, None) for f, _ in found]
     else:
-        pairs = _plan(found, args.output, ".png")
+        pairs = _plan(found, args.output, _decoded_suffix)
         _check_stdio(pairs, args)
     jobs, threads = _parallelism(args.jobs, args.threads, len(pairs), os.cpu_count() or 1)
     dec = api.Decompressor(max_pixels=args.max_pixels or None, threads=threads)

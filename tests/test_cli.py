@@ -498,3 +498,21 @@ def test_lossy_input_needs_allow_lossy_input(shared_data, capsys, tmp_path):
     assert not (tmp_path / "a.lcd").exists()
     assert run(capsys, "encode", tmp_path / "a.jpg", "--allow-lossy-input", "--rm", "--no-learned")[0] == 0
     assert not (tmp_path / "a.jpg").exists() and np.array_equal(lcodec.decompress(tmp_path / "a.lcd"), pixels)
+
+
+def test_decode_names_outputs_after_what_can_hold_them(capsys, tmp_path):
+    """Without -o a file decodes beside its .lcd: a sequence to its source format, an image to .png where PNG holds
+    it, else to .tiff (signed samples, extra channels)."""
+    import tifffile
+
+    rng = np.random.default_rng(4)
+    np.save(tmp_path / "unused.npy", np.zeros(1))  # not an image: directories skip it
+    tifffile.imwrite(tmp_path / "pages.tif", rng.integers(0, 65536, (3, 8, 9)).astype(np.uint16),
+                     photometric="minisblack")
+    tifffile.imwrite(tmp_path / "ct.tif", rng.integers(-1000, 3000, (8, 9)).astype(np.int16))
+    Image.fromarray(rng.integers(0, 256, (8, 9, 3)).astype(np.uint8)).save(tmp_path / "photo.bmp")
+    assert run(capsys, "encode", tmp_path, "-o", tmp_path / "lcd", "-e", "1", "-q")[0] == 0
+    assert run(capsys, "decode", tmp_path / "lcd", "-q")[0] == 0
+    assert listing(tmp_path / "lcd") == ["ct.lcd", "ct.tiff", "pages.lcd", "pages.tiff", "photo.lcd", "photo.png"]
+    with tifffile.TiffFile(tmp_path / "lcd" / "pages.tiff") as tif:
+        assert len(tif.pages) == 3 and tif.pages[0].dtype == np.uint16
