@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from lcodec import container, formats
+from lcodec import container, formats, stages
 from lcodec import fallback as _fallback
-from lcodec.container import DEFAULT_MAX_PIXELS, LEARNED, MIXED, MODEL_METHODS
+from lcodec.container import DEFAULT_MAX_PIXELS, MODEL_METHODS
 from lcodec.formats import pillow as _pillow
 from lcodec.errors import (
     ChecksumError, FormatError, InvalidInputError, LimitError, UnknownModelError,
@@ -144,13 +144,6 @@ def _load_net(name):
     return registry.load(name)
 
 
-def _stages():
-    """The modules of the model methods, by method: imported when first needed."""
-    from lcodec import learned, mixing
-
-    return {LEARNED: learned, MIXED: mixing}
-
-
 def _precision():
     from lcodec.model.mixture import PRECISION
 
@@ -237,11 +230,8 @@ class Compressor:
                 best = _fallback.constant(plane, bits) if self.fallback or not use_model else None
                 if best is None and use_model:
                     plane = np.ascontiguousarray(plane)
-                    mixing = _stages()[MIXED]
-                    if self.effort >= 2 and mixing.supports(net):
-                        best = (MIXED, mixing.encode_tile(net, plane, config=mixing.choose_params(plane, self.effort)))
-                    else:
-                        best = (LEARNED, _stages()[LEARNED].encode_tile(net, plane))
+                    method, stage, settings = stages.choose(net, plane, self.effort)
+                    best = (method, stage.encode_tile(net, plane, **settings))
                     payload = best[1]
                     if self.fallback:
                         other = _fallback.encode(plane, bits, target=len(payload))
@@ -318,7 +308,7 @@ class Decompressor:
                     if g != 0 or not mode.learned_group or net.channels != c:
                         raise FormatError(f"learned tile for a plane group the model cannot code (mode {mode.name})")
                     try:
-                        plane = _stages()[method].decode_tile(net, payload, y1 - y0, x1 - x0, strict=strict)
+                        plane = stages.by_method()[method].decode_tile(net, payload, y1 - y0, x1 - x0, strict=strict)
                     except FormatError:
                         raise
                     except Exception as e:  # garbage payloads must surface as format errors

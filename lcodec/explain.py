@@ -64,7 +64,7 @@ def _net(channels, model):
 def tiled_bits(pixels, net, tile=None, effort=None):
     """float64 (h, w, C) −log2 q of uint8 (h, w[, C]) pixels under net, coded in tiles of the given size, by the
     network alone (effort 1) or with the mixing stage (effort 2, the default, or 3)."""
-    from lcodec import api, learned, mixing
+    from lcodec import api, stages
     from lcodec.container import tile_boxes
 
     effort = effort or api.DEFAULT_EFFORT
@@ -72,8 +72,8 @@ def tiled_bits(pixels, net, tile=None, effort=None):
     out = np.empty(planes.shape, np.float64)
     for y0, y1, x0, x1 in tile_boxes(planes.shape[0], planes.shape[1], tile or api.LEARNED_TILE):
         tile_pixels = np.ascontiguousarray(planes[y0:y1, x0:x1])
-        out[y0:y1, x0:x1] = (learned.bits_map(net, tile_pixels) if effort == 1 else
-                             mixing.bits_map(net, tile_pixels, config=mixing.choose_params(tile_pixels, effort)))
+        _, stage, settings = stages.choose(net, tile_pixels, effort)
+        out[y0:y1, x0:x1] = stage.bits_map(net, tile_pixels, **settings)
     return out
 
 

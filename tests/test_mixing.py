@@ -107,3 +107,9 @@ def test_networks_too_narrow_for_the_contexts(shared_data):
         mixing.encode_tile(net, tile)
     with pytest.raises(FormatError, match="radius"):
         mixing.decode_tile(net, b"\x01\x00", 8, 8)
+    from lcodec import stages
+
+    wide = registry.load(registry.default_for(3))  # one choice for api and explain: the stage the network carries
+    assert [stages.choose(n, tile, e)[:2] for n, e in ((net, 2), (wide, 1), (wide, 3))] == [
+        (container.LEARNED, learned), (container.LEARNED, learned), (container.MIXED, mixing)]
+    assert stages.choose(wide, tile, 3)[2] == {"config": mixing.choose_params(tile, 3)}
