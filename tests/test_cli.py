@@ -13,6 +13,8 @@ from lcd_images import MODES, in_mode, photo, same_image
 from PIL import Image
 
 import lcodec
+import lcodec.formats.pillow  # noqa: F401  (the readers the tests patch)
+import lcodec.formats.png  # noqa: F401
 from lcodec import api, cli, formats
 from lcodec.cli import main
 
@@ -323,6 +325,35 @@ def test_rm_refuses_a_reading_that_disagrees_with_the_files_header(capsys, tmp_p
     assert_clean_error(status, err, r"the input cannot be verified: its header states 1 frame\(s\) of 3 channel\(s\) at "
                        r"16 bits, the reading gave 1 of 3 at 8 \(input kept\)")
     assert listing(tmp_path) == ["deep.png"]
+
+
+def test_rm_refuses_a_reading_that_lost_a_frame(capsys, tmp_path, monkeypatch):
+    """Of a GIF the independent check counts its images: a reading with one frame fewer keeps the input."""
+    rng = np.random.default_rng(5)
+    frames = [Image.fromarray(rng.integers(0, 256, (6, 7)).astype(np.uint8)).convert("P") for _ in range(3)]
+    frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:])
+    read = formats.pillow.read
+    with monkeypatch.context() as m:
+        m.setattr(formats.pillow, "read", lambda data, **kw: dataclasses.replace(p := read(data, **kw),
+                                                                                 frames=p.frames[:2]))
+        status, _, err = run(capsys, "encode", tmp_path / "a.gif", "--rm", "--no-learned")
+    assert_clean_error(status, err, r"the input cannot be verified: its header states 3 image\(s\), the reading gave 2")
+    assert listing(tmp_path) == ["a.gif"]
+
+
+def test_icons_with_two_images_of_one_size_are_refused(capsys, tmp_path):
+    """Pillow gives one image per icon size: a second image of a size would be lost, so the file is refused."""
+    import struct
+
+    png = (tmp_path / "p.png")
+    Image.new("RGBA", (16, 16)).save(png)
+    body = png.read_bytes()
+    entry = struct.pack("<BBBBHHII", 16, 16, 0, 0, 1, 32, len(body), 6 + 2 * 16)
+    entry2 = struct.pack("<BBBBHHII", 16, 16, 0, 0, 1, 32, len(body), 6 + 2 * 16 + len(body))
+    (tmp_path / "two.ico").write_bytes(struct.pack("<HHH", 0, 1, 2) + entry + entry2 + body + body)
+    assert_clean_error(*run(capsys, "encode", tmp_path / "two.ico")[::2],
+                       r"two\.ico: an ICO with 2 images of 1 sizes \(several images of one size are not supported\)")
+    assert not (tmp_path / "two.lcd").exists()
 
 
 def test_rm_decode_deletes_only_written_outputs(shared_data, capsys, tmp_path):

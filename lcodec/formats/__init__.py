@@ -166,21 +166,21 @@ def _rgba_palette(frame):
 
 def check_declared(data, picture):
     """Whether the picture has the frames, channels and bits per sample that the file's own header states, read
-    independently of the reader that made the picture (PNG, TIFF and PNM; other formats pass): a message, else
-    None."""
-    from lcodec.formats import png, pnm, tiff
+    independently of the reader that made the picture (PNG, TIFF and PNM; of GIF, WebP and ICO the count of images;
+    other formats pass): a message, else None."""
+    from lcodec.formats import pillow, png, pnm, tiff
 
-    for module in (png, tiff, pnm):
-        if module.accepts(data[:64]):
-            stated = module.declared(data)
-            break
-    else:
-        return None
+    module = next((m for m in (png, tiff, pnm) if m.accepts(data[:64])), pillow)
+    stated = module.declared(data)
     if stated is None:
-        return "its header could not be read independently"
+        return None if module is pillow else "its header could not be read independently"
     frames, channels, bits = stated
     first = picture.frames[0].pixels
     got = (len(picture.frames), 1 if first.ndim == 2 else first.shape[2], first.dtype.itemsize * 8)
+    if channels is None:  # a count of images alone (GIF, WebP, ICO)
+        if got[0] != frames:
+            return f"its header states {frames} image(s), the reading gave {got[0]}"
+        return None
     want_bits = 16 if bits > 8 else 8
     if got != (frames, channels, want_bits) and not (bits == 1 and got == (frames, channels, 8)):
         return (f"its header states {frames} frame(s) of {channels} channel(s) at {bits} bits, the reading gave "

@@ -53,6 +53,9 @@ def picture(im, *, metadata=True, allow_lossy=False, chunks=None):
         raise _lossy(im.format)
     if im.format == "ICO":
         sizes = sorted(im.info.get("sizes", {im.size}))
+        if len(im.ico.entry) != len(sizes):  # Pillow gives one image per size: the others would be lost
+            raise InvalidInputError(f"an ICO with {len(im.ico.entry)} images of {len(sizes)} sizes (several images "
+                                    "of one size are not supported)")
         return Picture([frame(_loaded(im.ico.getimage(size)), metadata) for size in sizes], "ICO")
     frames, timing, hidden = [], [], bool(im.info.get("default_image"))  # APNG: frame 0 is not animated
     for i, page in enumerate(ImageSequence.Iterator(im)):
@@ -77,20 +80,51 @@ def _loaded(im):
     return im
 
 
-def _lossy_webp(fmt, data):
-    """Whether a WebP holds a lossy (VP8) bitstream, in any frame."""
-    if fmt != "WEBP":
-        return False
+def declared(data):
+    """(frames, None, None) as a GIF, WebP or ICO file states its count of images, walked here without Pillow (None
+    for another format, or a file this walk cannot follow)."""
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return _gif_images(data)
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return (max(1, sum(1 for kind in _riff_kinds(data) if kind == b"ANMF")), None, None)
+    if data[:4] == b"\0\0\1\0" and len(data) >= 6:
+        return (struct.unpack_from("<H", data, 4)[0], None, None)
+    return None
+
+
+def _gif_images(data):
+    pos = 13 + (3 << ((data[10] & 7) + 1) if data[10] & 0x80 else 0)  # after the global colour table
+    images = 0
+    while pos < len(data):
+        kind = data[pos]
+        if kind == 0x3B:  # trailer
+            return (images, None, None)
+        if kind == 0x2C:  # an image: descriptor, local colour table, LZW code size, then data sub-blocks
+            flags = data[pos + 9] if pos + 9 < len(data) else 0
+            pos += 10 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0) + 1
+            images += 1
+        elif kind == 0x21:  # an extension: its label, then sub-blocks
+            pos += 2
+        else:
+            return None
+        while pos < len(data) and data[pos]:
+            pos += data[pos] + 1
+        pos += 1
+    return None
+
+
+def _riff_kinds(data):
+    """The kinds of a WebP's chunks, those inside animation frames (ANMF) too."""
     pos = 12
     while pos + 8 <= len(data):
         kind, size = struct.unpack_from("<4sI", data, pos)
-        if kind == b"VP8 ":
-            return True
-        if kind == b"ANMF":  # a frame: 16 bytes of its own header, then its chunks
-            pos += 8 + 16
-            continue
-        pos += 8 + size + (size & 1)
-    return False
+        yield kind
+        pos += 8 + 16 if kind == b"ANMF" else 8 + size + (size & 1)  # a frame: its header, then its chunks
+
+
+def _lossy_webp(fmt, data):
+    """Whether a WebP holds a lossy (VP8) bitstream, in any frame."""
+    return fmt == "WEBP" and b"VP8 " in _riff_kinds(data)
 
 
 def frame(im, metadata=True, chunks=None):
