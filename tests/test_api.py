@@ -391,3 +391,17 @@ def test_animation_timing_comes_back(fmt, still):
     back = api.Decompressor().decompress_file(data, fmt)
     assert timing(back) == timing(buf.getvalue())
     assert lcodec.read_header(data).sequence.still_first == still
+
+
+@pytest.mark.parametrize("data, match", [
+    (b"P2\n2 2\n255\n1 2 abc 4", "a damaged PNM file \\(a sample that is not a number\\)"),
+    (b"P3\n1 1\n255\n-1 2 3", "a damaged PNM file \\(a sample that is not a number\\)"),
+    (b"P2\n2 1\n255\n1 300", "a damaged PNM file \\(a sample over its maxval 255\\)"),
+    (b"RIFF\x30\0\0\0WEBPVP8X\x0a\0\0\0" + bytes(10) + b"ANIM", "a damaged image file"),
+    (b"II*\0\x08\0\0\0\0\0", "a TIFF file lcodec cannot read"),
+])
+def test_damaged_files_are_invalid_input(data, match, capfd):
+    """Damage a reader meets is an InvalidInputError of one line; tifffile's own warnings are not printed."""
+    with pytest.raises(InvalidInputError, match=match):
+        lcodec.compress(data)
+    assert capfd.readouterr().err == ""

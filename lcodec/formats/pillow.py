@@ -31,6 +31,10 @@ def read(data, *, metadata=True, allow_lossy=False, chunks=None):
         raise LimitError(str(exc)) from None
     except UnidentifiedImageError:
         raise InvalidInputError("not an image file that lcodec can read") from None
+    except MemoryError:
+        raise
+    except Exception as exc:  # a plugin that recognised the file failed on its header (the file is in memory)
+        raise InvalidInputError(f"a damaged image file ({type(exc).__name__}: {exc})") from None
     with im:
         if im.format not in EXACT:
             raise InvalidInputError(f"lcodec does not read {im.format} files exactly (convert to PNG or TIFF)")

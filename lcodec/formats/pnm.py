@@ -10,6 +10,7 @@ from lcodec.errors import InvalidInputError
 from lcodec.formats import Frame, Picture, check_size, pillow
 
 _TOKEN = re.compile(rb"(?:\s|#[^\n]*\n?)*(\S+)")
+_ASCII_SAMPLES = re.compile(rb"[0-9\s]*\Z")
 _CHANNELS = {b"P2": 1, b"P3": 3, b"P5": 1, b"P6": 3}
 
 
@@ -46,12 +47,15 @@ def read(data, *, metadata=True, allow_lossy=False):
             raise InvalidInputError("a truncated PNM file")
         samples = np.frombuffer(body, dtype).astype(dtype.newbyteorder("="))
     else:
-        samples = np.array(data[pos:].split()[:count], np.int64)
-        if len(samples) < count:
+        if not _ASCII_SAMPLES.match(data, pos):
+            raise InvalidInputError("a damaged PNM file (a sample that is not a number)")
+        tokens = data[pos:].split()[:count]  # split and converted in C, not sample by sample in Python
+        if len(tokens) < count:
             raise InvalidInputError("a truncated PNM file")
-        samples = samples.astype(np.uint16 if depth > 8 else np.uint8)
+        samples = np.array(tokens, np.int64)
     if samples.size and int(samples.max()) > maxval:
         raise InvalidInputError(f"a damaged PNM file (a sample over its maxval {maxval})")
+    samples = samples.astype(np.uint16 if depth > 8 else np.uint8)
     pixels = samples.reshape((height, width, c) if c == 3 else (height, width))
     mode = container.mode_by_name(f"{'RGB' if c == 3 else 'L'};{depth}").name
     return Picture([Frame(pixels, mode)], "PPM")

@@ -3,6 +3,7 @@ per pixel (extra samples kept as channels, premultiplied alpha as stored), conti
 at their 16 bits. Lossy compressions (JPEG and the like) are lossy sources; floating-point samples are refused."""
 
 import io
+import logging
 import struct
 
 import numpy as np
@@ -16,6 +17,9 @@ PHOTOMETRIC = {0: "L", 1: "L", 2: "RGB", 3: "P", 5: "CMYK"}  # miniswhite, minis
 EXTRA = {0: "X", 1: "a", 2: "A"}  # ExtraSamples: unspecified, associated (premultiplied) alpha, unassociated alpha
 TEXT_TAGS = {269: "DocumentName", 270: "ImageDescription", 271: "Make", 272: "Model", 285: "PageName",
              305: "Software", 306: "DateTime", 315: "Artist", 316: "HostComputer", 33432: "Copyright"}
+# tifffile logs what it finds odd in a file; a failure is reported as one error line, so its warnings are not
+# printed on their own (an application that configures logging still receives them)
+logging.getLogger("tifffile").addHandler(logging.NullHandler())
 _ARGUMENT_TAGS = {270: "description", 305: "software", 306: "datetime"}
 MINISWHITE = 262  # a "tag" block of this code (one byte, 0) marks a gray image whose 0 is white
 _TAG = struct.Struct(">H")
