@@ -8,7 +8,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["lcodec", "lcodec.*"]),
-    package_data={"lcodec": ["weights/*.npz", "weights/MANIFEST.json"]},
+    package_data={"lcodec": ["weights/*.npz", "weights/MANIFEST.json", "py.typed"]},
     # imagecodecs (libpng, OpenJPEG, libavif) and tifffile read and write what Pillow cuts to 8 bits
     install_requires=["numpy>=1.24", "numba>=0.58", "pillow>=10.1", "imagecodecs>=2024.1.1", "tifffile>=2024.1.30"],
     extras_require={

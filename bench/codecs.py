@@ -174,8 +174,10 @@ class Lcodec(Codec):
 
     def unavailable(self):
         try:
-            from lcodec import api, explain, learned, mixing  # noqa: F401
+            from lcodec import api, explain, stages  # noqa: F401
             from lcodec.model import registry  # noqa: F401
+
+            stages.all_stages()
         except ImportError as exc:
             return f"lcodec is incomplete here ({exc})"
         return None
@@ -199,7 +201,8 @@ class Lcodec(Codec):
         their estimate (learned_est) and their actual payload (learned): the range coder's overhead."""
         from lcodec.model import registry
         from lcodec.api import read_header
-        from lcodec.container import MODEL_METHODS, tile_boxes
+        from lcodec.container import tile_boxes
+        from lcodec.stages import for_method
         from lcodec.explain import tiled_bits
 
         header = read_header(data)
@@ -211,7 +214,7 @@ class Lcodec(Codec):
             Lcodec._tile_bits[key] = [float(bits[y0:y1, x0:x1].sum()) for y0, y1, x0, x1 in boxes]
         per_tile = Lcodec._tile_bits[key]
         groups = len(header.methods) // len(boxes)
-        learned = [i for i in range(len(boxes)) if header.methods[i * groups] in MODEL_METHODS]
+        learned = [i for i in range(len(boxes)) if for_method(header.methods[i * groups]).uses_model]
         return {
             "est": sum(per_tile),
             "learned_est": sum(per_tile[i] for i in learned),

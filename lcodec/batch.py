@@ -24,7 +24,7 @@ from contextlib import contextmanager
 
 from PIL import Image
 
-from lcodec import api, container, formats
+from lcodec import api, container, files, formats
 from lcodec.errors import LcodecError, one_line
 
 FIELDS = ("input", "output", "input_bytes", "output_bytes", "bpsp", "seconds", "skipped", "error")
@@ -230,8 +230,12 @@ def _task(kind, settings, item, force, threads, slots):
                                           "(use --force / force=True to overwrite)")
                 result.update(skipped=True, output_bytes=len(existing), bpsp=api.read_header(lcd).bpsp)
             else:
-                data = _encoded(coder, raw) if kind == "encode" else _decoded(coder, raw)
-                result.update(output_bytes=len(data), bpsp=api.read_header(data if kind == "encode" else raw).bpsp)
+                if kind == "encode":
+                    data, report = coder.compress_report(raw)
+                    bpsp = report.bpsp
+                else:
+                    data, bpsp = _decoded(coder, raw), api.read_header(raw).bpsp
+                result.update(output_bytes=len(data), bpsp=bpsp)
                 if item["data"] is not None or item["via_client"]:
                     result["data"] = data
                 else:
@@ -240,10 +244,6 @@ def _task(kind, settings, item, force, threads, slots):
         result["error"] = one_line(exc)
     result["seconds"] = time.perf_counter() - start
     return result
-
-
-def _encoded(compressor, raw):
-    return compressor.compress(raw)
 
 
 def _decoded(decompressor, raw):
@@ -281,14 +281,14 @@ def _get(url):
 
 
 def _put(url, data, *, force):
-    """Write an output: local files atomically (api.write_atomic), other filesystems in one write, which object
+    """Write an output: local files atomically (files.write_atomic), other filesystems in one write, which object
     stores make visible only once complete."""
     import fsspec
 
     fs, path = fsspec.core.url_to_fs(url)
     fs.makedirs(posixpath.dirname(path), exist_ok=True)
     if _url(fs, path) == path:
-        api.write_atomic(path, lambda f: f.write(data), force=force)
+        files.write_atomic(path, lambda f: f.write(data), force=force)
     else:
         fs.pipe_file(path, data)
 

@@ -10,7 +10,6 @@ import argparse
 import io
 import os
 import sys
-import tempfile
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 import lcodec
-from lcodec import api, container, formats
+from lcodec import api, container, files, formats
 from lcodec.errors import INTERNAL_ERROR, is_user_error, one_line
 
 STDIO = "-"
@@ -211,7 +210,7 @@ def _write(dst, data, force, verify=None):
     if dst == STDIO:
         sys.stdout.buffer.write(data)
     else:
-        api.write_atomic(dst, lambda f: f.write(data), force=force, verify=verify)
+        files.write_atomic(dst, lambda f: f.write(data), force=force, verify=verify)
 
 
 def _encode_one(compressor, verifier, src, dst, args):
@@ -222,14 +221,14 @@ def _encode_one(compressor, verifier, src, dst, args):
     if src == STDIO:
         raw = _read(src)
         size = len(raw)
-        data = compressor.compress(raw)
+        data, report = compressor.compress_report(raw)
     else:
         size = Path(src).stat().st_size
-        data = compressor.compress(src)
+        data, report = compressor.compress_report(src)
     _write(dst, data, args.force, verify=(lambda tmp: _verify_encoded(verifier, src, tmp)) if args.rm else None)
     if args.rm:
         Path(src).unlink()
-    return f"{size} -> {len(data)} bytes, {api.read_header(data).bpsp:.4f} bits per sub-pixel"
+    return f"{size} -> {len(data)} bytes, {report.bpsp:.4f} bits per sub-pixel"
 
 
 def _verify_encoded(decompressor, src, written):
@@ -449,7 +448,7 @@ def _write_report(path, results):
         writer.writeheader()
         writer.writerows(results)
         text = buf.getvalue()
-    api.write_atomic(path, lambda f: f.write(text.encode()), force=True)
+    files.write_atomic(path, lambda f: f.write(text.encode()), force=True)
 
 
 def _cmd_info(args):
@@ -497,14 +496,7 @@ def _cmd_explain(args):
     out = Path(args.output)
     if out.exists() and not args.force:
         raise FileExistsError(f"{out} exists (use --force to overwrite)")
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=out.suffix)
-    os.close(fd)
-    try:
-        bpsp = explain(args.input, tmp, model=args.model, effort=args.effort)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    bpsp = explain(args.input, out, model=args.model, effort=args.effort)  # written atomically
     print(f"{args.input}: {bpsp:.4f} bits per sub-pixel; heat map in {out}")
     return 0
 
@@ -521,7 +513,7 @@ def _cmd_sample(args):
         raise FileExistsError(f"{args.output} exists (use --force to overwrite)")
     pixels = sample(width, height, model=args.model, channels=1 if args.gray else 3, seed=args.seed)
     image = Image.fromarray(pixels)
-    api.write_atomic(args.output, lambda f: image.save(f, format=fmt), force=args.force)
+    files.write_atomic(args.output, lambda f: image.save(f, format=fmt), force=args.force)
     print(f"{args.output}: {width}x{height} drawn from the model, seed {args.seed}")
     return 0
 

@@ -72,7 +72,7 @@ def tiled_bits(pixels, net, tile=None, effort=None):
     out = np.empty(planes.shape, np.float64)
     for y0, y1, x0, x1 in tile_boxes(planes.shape[0], planes.shape[1], tile or api.LEARNED_TILE):
         tile_pixels = np.ascontiguousarray(planes[y0:y1, x0:x1])
-        _, stage, settings = stages.choose(net, tile_pixels, effort)
+        stage, settings = stages.choose(net, tile_pixels, effort)
         out[y0:y1, x0:x1] = stage.bits_map(net, tile_pixels, **settings)
     return out
 
@@ -92,7 +92,8 @@ def explain(image, out_path, *, model=None, effort=None):
     """
     from PIL import Image, ImageDraw, ImageFont
 
-    from lcodec.api import DEFAULT_EFFORT, write_atomic
+    from lcodec.api import DEFAULT_EFFORT
+    from lcodec.files import write_atomic
 
     pixels = _pixels(image)
     net = _net(1 if pixels.ndim == 2 else 3, model)

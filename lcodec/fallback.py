@@ -13,6 +13,7 @@ import zlib
 import numpy as np
 from numba import njit
 
+from lcodec import stages
 from lcodec.container import CONSTANT, DEFLATE, LZMA
 from lcodec.errors import FormatError
 
@@ -201,3 +202,11 @@ def decode(method, payload, h, w, c, bits):
     if raw[:, 0].max() >= _N_FILTERS:
         raise FormatError("bad PNG filter type in fallback payload")
     return _unrows(_unfilter(raw, bpp), h, w, c, bits)
+
+
+STAGE = stages.Stage(
+    "fallback", (CONSTANT, DEFLATE, LZMA), (), lambda net, channels, bits: True,
+    lambda net, tile, effort, bits=8: {"bits": bits},
+    lambda net, tile, bits, target=None: encode(tile, bits, target),
+    lambda net, method, payload, h, w, c, bits, strict: decode(method, payload, h, w, c, bits),
+)

@@ -10,12 +10,12 @@ import math
 import numpy as np
 from numba import njit
 
+from lcodec import stages
+from lcodec.container import LEARNED
 from lcodec.entropy.range_coder import (
-    DEC_STATE_SIZE, ENC_STATE_SIZE, dec_init, dec_load, dec_step, dec_target_of, enc_finish, enc_init, enc_load,
-    enc_step, enc_store, max_encoded_size,
+    SLACK, dec_begin, dec_step, dec_target_of, enc_begin, enc_end, enc_step, max_encoded_size,
 )
 from lcodec.model import adaptive, pixel
-from lcodec.model.pixel import SLACK, TRIM
 from lcodec.model.mixture import PRECISION, cdf_at, mixture, search
 from lcodec.model.network import forward, padded
 
@@ -35,12 +35,8 @@ def _loop(mode, img, data, bits, table, net, work, st, slack):
     sig = net.sig_lut
     shift = net.cfg.adapt_shift
     buf = np.empty(max_encoded_size(h * w * c, PRECISION) if mode == ENCODE else 0, np.uint8)
-    estate = np.zeros(ENC_STATE_SIZE, np.uint64)
-    enc_init(estate)
-    low, rng, cache, pending, carry, pos, started = enc_load(estate)
-    dstate = np.zeros(DEC_STATE_SIZE, np.uint64)
-    dec_init(dstate, data)
-    code, drng, dpos, error = dec_load(dstate)
+    low, rng, cache, pending, carry, pos, started = enc_begin()
+    code, drng, dpos, error = dec_begin(data)
     want_bits = bits.size > 0
     for y in range(h):
         for x in range(w):
@@ -72,9 +68,7 @@ def _loop(mode, img, data, bits, table, net, work, st, slack):
                 return buf, np.int64(dpos)
     if mode != ENCODE:
         return buf, np.int64(dpos)
-    enc_store(estate, low, rng, cache, pending, carry, pos, started)
-    n = enc_finish(estate, buf, TRIM)
-    return buf[:n].copy(), np.int64(0)
+    return enc_end(low, rng, cache, pending, carry, pos, started, buf), np.int64(0)
 
 
 @njit(cache=True, nogil=True)
@@ -134,3 +128,18 @@ def cdf_table(net, tile):
     table = np.zeros(tile.shape + (257,), np.int64)
     _run(TABLE, net, tile, table=table)
     return table
+
+
+def _supports(net, channels, bits):
+    return net is not None and net.channels == channels and bits == 8
+
+
+def _decode_plane(net, method, payload, h, w, channels, bits, strict):
+    stages.require_model(net, channels, bits, "learned")
+    return decode_tile(net, payload, h, w, strict=strict)
+
+
+STAGE = stages.Stage(
+    "learned", (LEARNED,), (1,), _supports, lambda net, tile, effort: {},
+    lambda net, tile: (LEARNED, encode_tile(net, tile)), _decode_plane, bits_map,
+)

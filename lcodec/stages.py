@@ -1,22 +1,79 @@
-"""The coding stages over a model, and which one codes a tile at an effort: the one place that choice is made, for
-encoding (api) and for the cost maps of explain alike. Each stage module has encode_tile(net, tile, **settings),
-decode_tile(net, payload, h, w, strict=) and bits_map(net, tile, **settings)."""
+"""The coding stages: every method a plane group of a tile can be coded with, behind one protocol, and the one
+place that chooses among them for an effort. `api` (encoding and decoding), `explain`, `bench` and
+`models.release` go through here and never branch on a method themselves.
 
-from lcodec.container import LEARNED, MIXED
+A stage module defines `STAGE`, a `Stage`; `REGISTRY` lists the modules, imported when first needed (they load
+Numba kernels). Adding a stage is its module and its entry here (and its method code in the container)."""
+
+import functools
+import importlib
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from lcodec.errors import FormatError
+
+REGISTRY = ("lcodec.learned", "lcodec.mixing", "lcodec.fallback")
 
 
-def by_method():
-    """The stage module of each model method (imported when first needed: they load Numba kernels)."""
-    from lcodec import learned, mixing
+@dataclass(frozen=True)
+class Stage:
+    """name; methods: the container method codes its payloads carry; efforts: the efforts at which it codes the
+    planes it supports (a model stage at the highest of its efforts not above the one asked wins; () for the
+    fallback, which every plane may use); supports(net, channels, bits): whether it codes such a plane over net
+    (None: no model); settings(net, tile, effort) -> dict: its parameters for a tile; encode(net, tile, **settings)
+    -> (method, payload); decode(net, method, payload, h, w, channels, bits, strict) -> (h, w, channels) samples;
+    bits_map(net, tile, **settings) -> float64 -log2 p of every sample as it codes them (None: no cost map)."""
 
-    return {LEARNED: learned, MIXED: mixing}
+    name: str
+    methods: tuple
+    efforts: tuple
+    supports: Callable[..., bool]
+    settings: Callable[..., dict]
+    encode: Callable[..., tuple]
+    decode: Callable[..., Any]
+    bits_map: Callable[..., Any] = None
+
+    @property
+    def uses_model(self):
+        """Whether its payloads need the header's model."""
+        return bool(self.efforts)
 
 
-def choose(net, tile, effort):
-    """(method, stage module, settings) for a tile at an effort: the mixing stage from effort 2 on where the network
-    can carry it (mixing.supports), else the network alone."""
-    stages = by_method()
-    mixing = stages[MIXED]
-    if effort >= 2 and mixing.supports(net):
-        return MIXED, mixing, {"config": mixing.choose_params(tile, effort)}
-    return LEARNED, stages[LEARNED], {}
+@functools.cache
+def all_stages():
+    """Every registered stage, in REGISTRY order."""
+    return tuple(importlib.import_module(name).STAGE for name in REGISTRY)
+
+
+def for_method(method):
+    """The stage whose payloads carry method code `method`; FormatError for a code no stage has."""
+    for stage in all_stages():
+        if method in stage.methods:
+            return stage
+    raise FormatError(f"unknown coding method {method}")
+
+
+def model_stages(net, channels=None, bits=8):
+    """The stages that code planes over net (of net's channels and 8-bit samples unless told), by effort."""
+    channels = net.channels if channels is None else channels
+    return [s for s in all_stages() if s.efforts and s.supports(net, channels, bits)]
+
+
+def choose(net, tile, effort, bits=8):
+    """(stage, settings) of the model stage that codes a tile (h, w, C) at an effort: of those that support it, the
+    one whose highest effort not above `effort` is highest; None where no model stage codes it."""
+    if net is None:
+        return None
+    best, best_effort = None, 0
+    for stage in model_stages(net, tile.shape[2], bits):
+        usable = [e for e in stage.efforts if e <= effort]
+        if usable and max(usable) > best_effort:
+            best, best_effort = stage, max(usable)
+    return None if best is None else (best, best.settings(net, tile, effort))
+
+
+def require_model(net, channels, bits, name):
+    """FormatError unless a model stage can decode a (channels, bits) plane over net: the file claims a tile its
+    model cannot have coded."""
+    if net is None or net.channels != channels or bits != 8:
+        raise FormatError(f"{name} tile for a plane group the model cannot code ({channels} channels of {bits} bits)")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from lcodec import mixing
+from lcodec import stages
 from lcodec.model import registry
 from lcodec.model.weights import KIND_NAMES, Net
 from models.architectures import ARCHITECTURES, load_config, same_network
@@ -122,7 +122,7 @@ def write_golden(name, folder=GOLDEN):
     make_golden = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(make_golden)
     net = registry.load(name)
-    make_golden.write(make_golden.model_cases(data_dir().parent, name, net.channels, mixing.supports(net)), folder)
+    make_golden.write(make_golden.model_cases(data_dir().parent, name, net.channels, stages.model_stages(net)), folder)
 
 
 def main(argv=None):

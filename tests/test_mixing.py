@@ -11,6 +11,7 @@ import lcodec
 from lcd_images import fix_header_crc, train_crop
 from lcodec import api, container, learned, mixing
 from lcodec.errors import FormatError
+from lcodec.mixing.logistic import ST_MAX
 from lcodec.model import registry
 
 
@@ -65,7 +66,7 @@ def test_tables_are_pinned():
     t = mixing.tables(127)
     digest = hashlib.sha256(b"".join(np.ascontiguousarray(a, "<i8").tobytes() for a in t)).hexdigest()
     assert digest == TABLES_SHA256
-    assert t.squash[mixing.ST_MAX] == 1 << 15 and t.squash[0] == 1 and t.squash[-1] == (1 << 16) - 1
+    assert t.squash[ST_MAX] == 1 << 15 and t.squash[0] == 1 and t.squash[-1] == (1 << 16) - 1
     assert (np.diff(t.squash) >= 0).all() and (np.diff(t.stretch) >= 0).all()
     assert (t.stretch == -t.stretch[::-1]).all() and (t.squash + t.squash[::-1] == 1 << 16).all()
     assert t.log2[0] == 0 and t.recip[0] == 43691
@@ -110,6 +111,8 @@ def test_networks_too_narrow_for_the_contexts(shared_data):
     from lcodec import stages
 
     wide = registry.load(registry.default_for(3))  # one choice for api and explain: the stage the network carries
-    assert [stages.choose(n, tile, e)[:2] for n, e in ((net, 2), (wide, 1), (wide, 3))] == [
-        (container.LEARNED, learned), (container.LEARNED, learned), (container.MIXED, mixing)]
-    assert stages.choose(wide, tile, 3)[2] == {"config": mixing.choose_params(tile, 3)}
+    assert [stages.choose(n, tile, e)[0] for n, e in ((net, 2), (wide, 1), (wide, 3))] == [
+        learned.STAGE, learned.STAGE, mixing.STAGE]
+    assert stages.choose(wide, tile, 3)[1] == {"config": mixing.choose_params(tile, 3)}
+    assert [s.name for s in stages.model_stages(net)] == ["learned"]
+    assert [s.name for s in stages.model_stages(wide)] == ["learned", "mixed"]

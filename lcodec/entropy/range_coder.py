@@ -63,6 +63,10 @@ from lcodec.errors import FormatError, InvalidInputError
 DEFAULT_PRECISION = 24
 MAX_PRECISION = 32
 
+# The contract of a tile's stream (FORMAT.md section 4, version 3):
+TRIM = 2    # trailing zero bytes a stream may leave implicit (the range coder reads zeros past the end)...
+SLACK = 7 + TRIM  # ...so its decoder reads at most this past the end: 8 bytes at the start and one a shift, against
+                  # one written a shift and two at the finish, less the first (FORMAT.md, version 3)
 ENC_STATE_SIZE = 7
 DEC_STATE_SIZE = 4
 
@@ -198,6 +202,49 @@ def enc_finish(state, buf, max_trim=1 << 62):
     while pos > end and buf[pos - 1] == 0:
         pos -= 1
     return pos
+
+
+@njit(cache=True, nogil=True, inline="always")
+def enc_bit(low, rng, cache, pending, carry, pos, started, buf, bit, split, one, precision):
+    """enc_step of a binary decision whose 0 is [0, split) and 1 is [split, one)."""
+    if bit:
+        return enc_step(low, rng, cache, pending, carry, pos, started, buf, split, one, precision)
+    return enc_step(low, rng, cache, pending, carry, pos, started, buf, 0, split, precision)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def dec_bit(code, rng, pos, error, data, split, one, precision):
+    """(bit, code, rng, pos, error): the binary decision of enc_bit, decoded."""
+    bit = 1 if code >= (rng >> np.uint64(precision)) * np.uint64(split) else 0
+    if bit:
+        code, rng, pos, error = dec_step(code, rng, pos, error, data, split, one, precision)
+    else:
+        code, rng, pos, error = dec_step(code, rng, pos, error, data, 0, split, precision)
+    return bit, code, rng, pos, error
+
+
+@njit(cache=True, nogil=True, inline="always")
+def enc_begin():
+    """A fresh encoder as the locals a coding loop keeps: (low, rng, cache, pending, carry, pos, started)."""
+    state = np.zeros(ENC_STATE_SIZE, np.uint64)
+    enc_init(state)
+    return enc_load(state)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def enc_end(low, rng, cache, pending, carry, pos, started, buf):
+    """The stream of a coding loop's encoder (locals as enc_begin's): flushed, TRIM zeros left implicit, copied."""
+    state = np.zeros(ENC_STATE_SIZE, np.uint64)
+    enc_store(state, low, rng, cache, pending, carry, pos, started)
+    return buf[:enc_finish(state, buf, TRIM)].copy()
+
+
+@njit(cache=True, nogil=True, inline="always")
+def dec_begin(data):
+    """A decoder of data as the locals a decoding loop keeps: (code, rng, pos, error)."""
+    state = np.zeros(DEC_STATE_SIZE, np.uint64)
+    dec_init(state, data)
+    return dec_load(state)
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -13,10 +13,6 @@ from lcodec.errors import FormatError, InvalidInputError
 from lcodec.model import adaptive
 from lcodec.model.network import buffer_sizes
 
-TRIM = 2    # trailing zero bytes a tile's stream may leave implicit (the range coder reads zeros past the end)...
-SLACK = 7 + TRIM  # ...so its decoder reads at most this past the end: 8 bytes at the start and one a shift, against
-                  # one written a shift and two at the finish, less the first (FORMAT.md, version 3)
-
 # The network's work buffers (window, hidden activations, accumulators, head outputs) and the mixture of the
 # current sub-pixel (weights, means, inverse scales, scales).
 Work = namedtuple("Work", "win hid acc out wts mu inv scl")

@@ -160,14 +160,13 @@ def write(cases_, folder=HERE):
     path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
 
 
-def model_cases(shared_data, name, channels, mixing):
-    """The cases a release adds: its network alone, and with the mixing stage where the network can carry it."""
+def model_cases(shared_data, name, channels, model_stages):
+    """The cases a release adds: one per model stage the network carries (`lcodec.stages.model_stages`), each at
+    the lowest effort that stage codes."""
     rgb = photo(shared_data, 20, 24, index=15, y=100, x=400)
     image = rgb if channels == 3 else rgb.convert("L")
-    out = {f"{name}-learned": (image, {"fallback": False, "tile": 16, "model": name, "effort": 1})}
-    if mixing:
-        out[f"{name}-mixed"] = (image, {"fallback": False, "tile": 16, "model": name, "effort": 2})
-    return out
+    return {f"{name}-{stage.name}": (image, {"fallback": False, "tile": 16, "model": name, "effort": min(stage.efforts)})
+            for stage in model_stages}
 
 
 def main(names=None):

@@ -1,19 +1,24 @@
-"""The .lcd container (FORMAT.md): header, tile table, payloads. Pure struct/zlib: no models, no numba.
+"""The .lcd file of one image (FORMAT.md sections 1-7): header, metadata, tile table, payloads. Pure struct/zlib: no
+models, no numba.
 
-Every size is checked against the data and the limits before anything in proportion to the image is
-allocated, so that a corrupted or hostile file costs at most its own length in work.
+Every size is checked against the data and the limits before anything in proportion to the image is allocated, so
+that a corrupted or hostile file costs at most its own length in work.
 """
 
-import functools
 import hashlib
 import re
 import struct
 import zlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from lcodec.container.modes import GENERIC, MODES, SEQUENCE, mode_by_name, named_mode
 from lcodec.errors import FormatError, LimitError, UnsupportedVersionError
+
+if TYPE_CHECKING:
+    from lcodec.container.sequence import Sequence
 
 SIGNATURE = b"\x8bLCD\r\n\x1a\n"
 VERSION = 3              # what this build writes for an image every version 3 reader can hold
@@ -30,9 +35,6 @@ MAX_META = 2048
 MAX_BLOCKS = 64          # metadata blocks (ICC profile, EXIF, XMP, text...) of version 3
 MAX_BLOCK = 1 << 24      # bytes of one block
 MAX_BLOCKS_TOTAL = 1 << 26
-MAX_CHANNELS = 64        # of a named mode
-MAX_FRAMES = 1 << 16     # of a sequence
-MAX_FORMAT = 16          # bytes of a sequence's source format name
 BLOCK_KINDS = {1: "icc", 2: "exif", 3: "xmp", 4: "text", 5: "dpi", 6: "gamma", 7: "chromaticity", 8: "srgb",
                9: "chunk", 10: "tag", 11: "colormap"}
 BLOCK_CODES = {v: k for k, v in BLOCK_KINDS.items()}
@@ -51,88 +53,6 @@ _U16 = struct.Struct(">H")
 _U32 = struct.Struct(">I")
 _SHA = 32
 _NAME_RE = re.compile(rb"[a-z0-9._-]*\Z")
-
-
-@dataclass(frozen=True)
-class Mode:
-    """How the container stores an image's samples: plane groups of (channels, storage bits per sample: 1, 8 or
-    16), and the bits the samples use (`depth`) and whether they are signed (stored offset by 2^(depth-1))."""
-
-    code: int
-    name: str
-    groups: tuple
-    learned_group: bool  # whether group 0 may use the learned path
-    depth: int = 0       # bits each sample uses, 1..16 (0: the storage bits)
-    signed: bool = False
-
-    @property
-    def channels(self):
-        return sum(c for c, _ in self.groups)
-
-    @property
-    def bits(self):
-        return self.groups[0][1]
-
-    @property
-    def sample_bits(self):
-        return self.depth or self.bits
-
-    @property
-    def dtype(self):
-        """The dtype the samples are stored and coded in (unsigned)."""
-        return {1: np.dtype(bool), 8: np.dtype(np.uint8), 16: np.dtype(np.uint16)}[self.bits]
-
-    @property
-    def array_dtype(self):
-        """The dtype of the samples as decompress returns them (signed modes: int8 / int16)."""
-        return np.dtype(f"i{self.bits // 8}") if self.signed else self.dtype
-
-    def shape(self, height, width):
-        return (height, width) if self.channels == 1 else (height, width, self.channels)
-
-
-MODES = {
-    m.code: m
-    for m in (
-        Mode(1, "1", ((1, 1),), False),
-        Mode(2, "L", ((1, 8),), True),
-        Mode(3, "LA", ((1, 8), (1, 8)), True),
-        Mode(4, "P", ((1, 8),), False),
-        Mode(5, "RGB", ((3, 8),), True),
-        Mode(6, "RGBA", ((3, 8), (1, 8)), True),
-        Mode(7, "I;16", ((1, 16),), False),
-    )
-}
-MODE_BY_NAME = {m.name: m for m in MODES.values()}
-GENERIC, SEQUENCE = 8, 0  # version 4: a mode named in the header (mode_by_name), a sequence of frames (section 8)
-COLOURS = {"": 0, "L": 1, "RGB": 3, "CMYK": 4}  # a named mode's colour channels, before its extra channels
-_NAMED = re.compile(r"(L|RGB|CMYK|)([AaX]*);([0-9]{1,2})(S?)\Z")
-
-
-@functools.lru_cache(maxsize=256)
-def mode_by_name(name):
-    """The Mode of a name: one of MODE_BY_NAME, or a named mode COLOUR EXTRAS ';' BITS ['S'] (FORMAT.md section 1):
-    COLOUR is L, RGB, CMYK or nothing, EXTRAS one letter per further channel (A alpha, a premultiplied alpha, X any
-    other), BITS 2..16 the bits each sample uses, S signed. A named mode equal to a mode of MODE_BY_NAME is that
-    mode (L;8 is L, RGBA;8 is RGBA, L;16 is I;16). FormatError for any other name."""
-    if name in MODE_BY_NAME:
-        return MODE_BY_NAME[name]
-    m = _NAMED.match(name) if isinstance(name, str) else None
-    if m is None:
-        raise FormatError(f"unknown mode {name!r}")
-    colour, extras, depth, signed = m.group(1), m.group(2), int(m.group(3)), bool(m.group(4))
-    channels = COLOURS[colour] + len(extras)
-    if not 2 <= depth <= 16 or not 1 <= channels <= MAX_CHANNELS or str(depth) != m.group(3):
-        raise FormatError(f"bad mode {name!r} (bits 2..16, 1..{MAX_CHANNELS} channels)")
-    legacy = {("L", "", 8): "L", ("L", "A", 8): "LA", ("RGB", "", 8): "RGB", ("RGB", "A", 8): "RGBA",
-              ("L", "", 16): "I;16"}.get((colour, extras, depth))
-    if legacy and not signed:
-        return MODE_BY_NAME[legacy]
-    bits = 8 if depth <= 8 else 16
-    groups = ((COLOURS[colour], bits),) if colour else ()
-    groups += ((1, bits),) * len(extras)
-    learned = colour in ("L", "RGB") and depth == 8 and not signed
-    return Mode(GENERIC, name, groups, learned, depth, signed)
 
 
 @dataclass(frozen=True)
@@ -180,19 +100,6 @@ class Header:
         for m in self.methods:
             counts[METHOD_NAMES[m]] = counts.get(METHOD_NAMES[m], 0) + 1
         return counts
-
-
-@dataclass(frozen=True)
-class Sequence:
-    """A sequence file's frames (section 8): each an image with its own Header, shown for `durations` ms each."""
-
-    frames: tuple              # Header of each frame
-    durations: tuple = ()      # ms per frame
-    disposals: tuple = ()      # per frame, as the source format numbers them (APNG/GIF/WebP), 0 when it has none
-    blends: tuple = ()         # per frame, APNG's blend operation, 0 when the format has none
-    loop: int = 0              # times to play, 0 forever
-    format: str = ""           # the source file's format (Pillow's name: PNG, GIF, WEBP, TIFF, ICO...)
-    still_first: bool = False  # frame 0 is a still image outside the animation (APNG's default image)
 
 
 def tile_boxes(height, width, tile):
@@ -361,17 +268,6 @@ def _decode_blocks(data, dir_pos, crc_pos, size, version):
     return tuple(blocks), start + total + 4
 
 
-def _named_mode(name):
-    """The Mode a version-4 header names; a name of a mode with its own code is a FormatError (one way to say it)."""
-    try:
-        mode = mode_by_name(name.decode("ascii"))
-    except UnicodeDecodeError:
-        mode = None
-    if mode is None or mode.code != GENERIC:
-        raise FormatError(f"bad mode name {bytes(name)!r}")
-    return mode
-
-
 def _check_signature(data):
     if len(data) >= 8 and bytes(data[:8]) == SIGNATURE:
         return
@@ -398,73 +294,6 @@ def _need(data, end, size, message):
         raise _NeedBytes(end)
 
 
-_SEQ = struct.Struct(">8sBBIIBB")  # signature, version, SEQUENCE, frame count, loop count, flags, format name length
-STILL_FIRST = 1  # sequence flag: the first frame is a still image outside the animation (APNG's hidden default image)
-_FRAME = struct.Struct(">IBBQ")   # a frame's duration (ms), disposal, blend, file length
-
-
-def is_sequence(data):
-    """Whether the bytes (at least 10 of them) begin a sequence file."""
-    return bytes(data[:8]) == SIGNATURE and len(data) >= 10 and data[8] >= SEQUENCE_VERSION and data[9] == SEQUENCE
-
-
-def pack_sequence(sequence, frames):
-    """The bytes of a sequence file: `sequence`'s timing and format, and the bytes of each frame's image file."""
-    n, name = len(frames), sequence.format.encode("ascii")
-    if not 1 <= n <= MAX_FRAMES or len(name) > MAX_FORMAT or not re.fullmatch(rb"[A-Z0-9]*", name):
-        raise FormatError(f"a sequence of {n} frames from format {sequence.format!r} cannot be stored")
-    flags = STILL_FIRST if sequence.still_first else 0
-    head = bytearray(_SEQ.pack(SIGNATURE, SEQUENCE_VERSION, SEQUENCE, n, sequence.loop, flags, len(name)) + name)
-    for i, frame in enumerate(frames):
-        head += _FRAME.pack(*(min(max(int(v[i]) if i < len(v) else 0, 0), m) for v, m in (
-            (sequence.durations, 0xFFFFFFFF), (sequence.disposals, 255), (sequence.blends, 255))), len(frame))
-    head += _U32.pack(zlib.crc32(head))
-    return b"".join([bytes(head), *frames])
-
-
-def _parse_sequence(data, size, max_pixels, frame_header):
-    """(Sequence, [(offset, length) of each frame's file]) of a sequence file of `size` bytes whose first len(data)
-    bytes are `data`; frame_header(offset, length, max_pixels) gives a frame's Header. The pixels of all frames
-    together are held to max_pixels before any frame is decoded."""
-    _need(data, _SEQ.size, size, "truncated lcodec sequence header")
-    _, _, _, n, loop, flags, k = _SEQ.unpack_from(data)
-    if not 1 <= n <= MAX_FRAMES or k > MAX_FORMAT or flags & ~STILL_FIRST:
-        raise FormatError(f"bad sequence header ({n} frames, flags {flags}, format name of {k} bytes)")
-    end = _SEQ.size + k + _FRAME.size * n
-    _need(data, end + 4, size, "truncated lcodec sequence header")
-    if zlib.crc32(data[:end]) != _U32.unpack_from(data, end)[0]:
-        raise FormatError("lcodec sequence header CRC mismatch (corrupted file)")
-    name = bytes(data[_SEQ.size : _SEQ.size + k])
-    if not re.fullmatch(rb"[A-Z0-9]*", name):
-        raise FormatError("bad sequence format name")
-    entries = list(_FRAME.iter_unpack(data[_SEQ.size + k : end]))
-    spans, offset = [], end + 4
-    for *_, length in entries:
-        spans.append((offset, length))
-        offset += length
-    if offset != size:
-        raise FormatError(f"file is {size} bytes, its sequence header describes {offset} (truncated or padded)")
-    frames, pixels = [], 0
-    for offset, length in spans:
-        header = frame_header(offset, length, None)
-        pixels += header.width * header.height
-        if max_pixels is not None and pixels > max_pixels:
-            raise LimitError(f"the frames' {pixels}+ pixels exceed the limit of {max_pixels} pixels (raise "
-                             "max_pixels to allow it)")
-        frames.append(header)
-    durations, disposals, blends = (tuple(e[i] for e in entries) for i in range(3))
-    return Sequence(tuple(frames), durations, disposals, blends, loop, name.decode("ascii"),
-                    bool(flags & STILL_FIRST)), spans
-
-
-def parse_sequence(data, *, max_pixels=DEFAULT_MAX_PIXELS):
-    """(Sequence, [each frame's file as a memoryview]) of a whole sequence file; checked as parse checks a file."""
-    data = memoryview(data).cast("B")
-    sequence, spans = _parse_sequence(
-        data, len(data), max_pixels, lambda o, n, limit: _parse_header(data[o : o + n], n, limit))
-    return sequence, [data[o : o + n] for o, n in spans]
-
-
 def parse(data, *, max_pixels=DEFAULT_MAX_PIXELS):
     """(Header, [payload memoryviews]) of a whole file of one image; raises FormatError/LimitError before
     allocating."""
@@ -475,34 +304,6 @@ def parse(data, *, max_pixels=DEFAULT_MAX_PIXELS):
         payloads.append(data[offset : offset + length])
         offset += length
     return header, payloads
-
-
-def read_header(fp, *, max_pixels=None):
-    """The Header of a file open for binary reading, from the bytes of its header, metadata and tile table only
-    (what Image.open of a large file must not read whole); the file's size is checked against the table."""
-    size = fp.seek(0, 2)
-    fp.seek(0)
-    head = fp.read(min(size, 10))
-    if is_sequence(head):
-        sequence, _ = _read_parsed(fp, 0, size, lambda data, n: _parse_sequence(
-            data, n, max_pixels, lambda o, length, limit: _read_parsed(
-                fp, o, length, lambda d, m: _parse_header(d, m, limit))))
-        return replace(sequence.frames[0], sequence=sequence, file_size=size, version=SEQUENCE_VERSION)
-    return _read_parsed(fp, 0, size, lambda data, n: _parse_header(data, n, max_pixels))
-
-
-def _read_parsed(fp, offset, size, parse_bytes):
-    """parse_bytes(data, size) over the `size` bytes of fp from `offset`, reading only as many as it asks for."""
-    fp.seek(offset)
-    data = bytearray(fp.read(min(size, 1 << 16)))
-    while True:
-        try:
-            return parse_bytes(memoryview(data), size)
-        except _NeedBytes as more:
-            fp.seek(offset + len(data))
-            data += fp.read(more.end - len(data))
-            if len(data) < more.end:
-                raise FormatError("file shorter than its size (changed while read?)") from None
 
 
 def _parse_header(data, size, max_pixels):
@@ -538,7 +339,7 @@ def _parse_header(data, size, max_pixels):
     _need(data, crc_pos + 4, size, "truncated lcodec header")
     if zlib.crc32(data[:crc_pos]) != _U32.unpack_from(data, crc_pos)[0]:
         raise FormatError("lcodec header CRC mismatch (corrupted file)")
-    mode = MODES.get(mode_code) if mode_name is None else _named_mode(mode_name)
+    mode = MODES.get(mode_code) if mode_name is None else named_mode(mode_name)
     if mode is None:
         raise FormatError(f"unknown mode code {mode_code}")
     for what, v in (("width", width), ("height", height)):
