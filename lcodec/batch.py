@@ -16,15 +16,17 @@ of the first run.
 """
 
 import glob
+import io
 import os
 import posixpath
 import threading
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 from PIL import Image
 
-from lcodec import api, container, files, formats
+from lcodec import api, container, files, formats, planning
 from lcodec.errors import LcodecError, one_line
 
 FIELDS = ("input", "output", "input_bytes", "output_bytes", "bpsp", "seconds", "skipped", "error")
@@ -116,23 +118,22 @@ def _plan(fsspec, src, dst, suffixes, suffix):
         raise BatchError(f"{src}: no input files found")
     root = root.rstrip("/")
     dfs, droot = fsspec.core.url_to_fs(dst) if dst is not None else (None, None)
-    items, seen = [], {}
+    items = []
     for p in files:
         item = {"input": _url(fs, p), "output": None, "data": None, "existing": None, "via_client": False}
         if _in_client(fs):
             item["data"] = fs.cat_file(p)
         if dfs is not None:
             rel = posixpath.relpath(p, root) if root else p.lstrip("/")
-            out = posixpath.join(droot.rstrip("/"), posixpath.splitext(rel)[0] + suffix)
-            if out in seen:
-                raise BatchError(f"{seen[out]} and {item['input']} would both be written to {_url(dfs, out)}")
-            seen[out] = item["input"]
+            out = posixpath.join(droot.rstrip("/"), planning.renamed(rel, suffix))
             item["output"] = _url(dfs, out)
             if _in_client(dfs):
                 item["via_client"] = True
                 if dfs.isfile(out):
                     item["existing"] = dfs.cat_file(out)
         items.append(item)
+    if dfs is not None:
+        planning.unique([(item["input"], item["output"], item["output"]) for item in items], BatchError)
     return items
 
 
@@ -303,3 +304,29 @@ def summary(results, seconds):
             "failed": len(results) - len(ok), "bytes_in": sum(r["input_bytes"] or 0 for r in ok),
             "bytes_out": sum(r["output_bytes"] or 0 for r in ok),
             "bpsp": 8 * sum(lcd_bytes) / subpixels if subpixels else None, "seconds": seconds}
+
+
+def table(totals):
+    """The --dask summary: a header line and a line of values."""
+    bpsp = f"{totals['bpsp']:.4f}" if totals["bpsp"] is not None else "-"
+    cells = [("files", totals["files"]), ("ok", totals["ok"]), ("skipped", totals["skipped"]),
+             ("failed", totals["failed"]), ("bytes in", totals["bytes_in"]), ("bytes out", totals["bytes_out"]),
+             ("bpsp", bpsp), ("seconds", f"{totals['seconds']:.2f}")]
+    widths = [max(len(k), len(str(v))) for k, v in cells]
+    return "\n".join("  ".join(str(c[i]).rjust(w) for c, w in zip(cells, widths)) for i in (0, 1))
+
+
+def write_report(path, results):
+    """--report: the per-file results as JSON (a list of objects) or CSV (a header row, then one row a file)."""
+    import csv
+    import json
+
+    if Path(path).suffix.lower() == ".json":
+        text = json.dumps(results, indent=1) + "\n"
+    else:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=FIELDS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(results)
+        text = buf.getvalue()
+    files.write_atomic(path, lambda f: f.write(text.encode()), force=True)

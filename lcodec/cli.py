@@ -7,7 +7,6 @@ deletes an input only once its output is in place and verified.
 """
 
 import argparse
-import io
 import os
 import sys
 import time
@@ -19,10 +18,11 @@ import numpy as np
 from PIL import Image
 
 import lcodec
-from lcodec import api, container, files, formats
+from lcodec import api, container, files, formats, info, planning
+from lcodec.progress import Bar
+from lcodec.planning import STDIO
 from lcodec.errors import INTERNAL_ERROR, is_user_error, one_line
 
-STDIO = "-"
 EXIT_STATUS = ("exit status: 0 every file done, 1 a file failed (one error line each), 2 usage error, "
                "3 internal error (a bug in lcodec; LCODEC_DEBUG=1 prints its traceback), 130 interrupted")
 INTERNAL = 3
@@ -123,83 +123,12 @@ def build_parser():
     return parser
 
 
-def _expand(inputs, suffixes, recursive=False):
-    """Input files as (file, the directory it was found in, or None): files as given, directories expanded to
-    their files with one of `suffixes` (with -r, those of every subdirectory too; symbolic links to directories
-    are not followed)."""
-    found = []
-    for name in inputs:
-        path = Path(name)
-        if name != STDIO and path.is_dir():
-            if recursive:
-                files = (Path(top, f) for top, _, names in os.walk(path) for f in names)
-            else:
-                files = path.iterdir()
-            found += [(p, path) for p in sorted(files) if p.is_file() and p.suffix.lower() in suffixes]
-        else:
-            found.append((name if name == STDIO else path, None))
-    if any(f == STDIO for f, _ in found) and len(found) > 1:
-        raise UsageError("stdin (-) can only be the single input")
-    if not found:
-        raise UsageError("no input files found")
-    return found
-
-
-def _plan(found, output, suffix):
-    """(input, output) pairs: one output file, or outputs named after the inputs, beside them or in a directory
-    (-o DIR, or any -o with a directory input), where a file found below an input directory keeps its path below
-    it. Refused before anything is written: two inputs with one output, an output that is its own input."""
-    files = [f for f, _ in found]
-    to_dir = output is not None and output != STDIO and (
-        Path(output).is_dir() or output.endswith(("/", os.sep)) or any(root is not None for _, root in found))
-    if files == [STDIO]:
-        if to_dir:
-            raise UsageError("stdin (-) needs an output file, or - for stdout")
-        return [(STDIO, output or STDIO)]
-    if len(files) == 1 and output is not None and not to_dir:
-        pairs = [(files[0], output)]
-    elif output == STDIO:
-        raise UsageError("several inputs cannot all go to stdout")
-    else:
-        outdir = Path(output) if output is not None else None
-        pairs = [(f, _out_dir(f, root, outdir) / (f.stem + (suffix if isinstance(suffix, str) else suffix(f))))
-                 for f, root in found]
-    seen = {}
-    for src, dst in pairs:
-        if dst == STDIO:
-            continue
-        key = os.path.abspath(dst)
-        if key in seen:
-            raise UsageError(f"{seen[key]} and {src} would both be written to {dst}")
-        seen[key] = src
-        if Path(dst).exists() and os.path.samefile(src, dst):
-            raise UsageError(f"{src}: the output would replace its own input")
-    if to_dir:
-        for parent in sorted({Path(dst).parent for _, dst in pairs}):
-            parent.mkdir(parents=True, exist_ok=True)
-    return pairs
-
-
-def _out_dir(file, root, outdir):
-    """Where a file's output goes: beside it, or in -o DIR at the file's place below the input directory."""
-    if outdir is None:
-        return file.parent
-    return outdir / file.parent.relative_to(root) if root is not None else outdir
-
-
 def _check_stdio(pairs, args):
     """Refusals that concern the whole command line: --rm with stdin or stdout, binary data to a terminal."""
     if args.rm and any(STDIO in pair for pair in pairs):
         raise UsageError("--rm needs input and output files, not stdin (-) or stdout")
     if any(dst == STDIO for _, dst in pairs) and sys.stdout.isatty():
         raise UsageError("refusing to write binary data to a terminal (use -o FILE)")
-
-
-def _parallelism(jobs, threads, files, cores):
-    """(files in parallel, tile threads per file) for -j and -T (0: not given). What is not given fills the
-    cores, so that by default the two multiply to at most the cores; what is given is kept even above them."""
-    jobs = max(1, min(jobs or cores // (threads or 1), files))
-    return jobs, threads or max(1, cores // jobs)
 
 
 def _read(src):
@@ -305,30 +234,10 @@ def _error(msg):
     print(f"lcodec: error: {msg}", file=sys.stderr)
 
 
-class _Progress:
-    """A one-line progress bar on stderr, shown when several files are processed."""
-
-    def __init__(self, total, enabled):
-        self.total, self.done, self.enabled = total, 0, enabled and total > 1
-        self._draw()
-
-    def step(self):
-        self.done += 1
-        self._draw()
-        if self.enabled and self.done == self.total:
-            sys.stderr.write("\n")
-
-    def _draw(self):
-        if self.enabled:
-            filled = 30 * self.done // self.total
-            sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total}")
-            sys.stderr.flush()
-
-
 def _run_jobs(worker, pairs, jobs, args, name_errors=False):
     """Run worker(src, dst) over the pairs, `jobs` at a time; in the pairs' order, one error line per failed
     file (named when several run, or always with name_errors) and with -v the report of each other; exit status."""
-    progress = _Progress(len(pairs), not (args.quiet or args.verbose))
+    bar = Bar(len(pairs), not (args.quiet or args.verbose))
     status = 0
 
     def one(pair):
@@ -341,7 +250,7 @@ def _run_jobs(worker, pairs, jobs, args, name_errors=False):
 
     with ThreadPoolExecutor(jobs) as pool:
         for pair, (report, exc) in zip(pairs, pool.map(one, pairs)):
-            progress.step()
+            bar.step()
             if exc is not None:
                 status = max(status, _fail(exc, pair[0] if name_errors or len(pairs) > 1 else None))
             elif args.verbose:
@@ -353,11 +262,11 @@ def _cmd_encode(args):
     if args.dask:
         return _dask("encode", args, model=args.model, learned=not args.no_learned, fallback=not args.learned_only,
                      effort=args.effort, metadata=not args.strip, allow_lossy=args.allow_lossy_input)
-    found = _expand(args.inputs, formats.IMAGE_SUFFIXES | {e for e, f in Image.registered_extensions().items()
-                                                   if f in Image.OPEN}, args.recursive)
-    pairs = _plan(found, args.output, ".lcd")
+    found = planning.expand(args.inputs, formats.IMAGE_SUFFIXES | {e for e, f in Image.registered_extensions().items()
+                                                   if f in Image.OPEN}, args.recursive, UsageError)
+    pairs = planning.plan(found, args.output, ".lcd", UsageError)
     _check_stdio(pairs, args)
-    jobs, threads = _parallelism(args.jobs, args.threads, len(pairs), os.cpu_count() or 1)
+    jobs, threads = planning.parallelism(args.jobs, args.threads, len(pairs), os.cpu_count() or 1)
     comp = api.Compressor(args.model, learned=not args.no_learned, fallback=not args.learned_only, threads=threads,
                           effort=args.effort, metadata=not args.strip, allow_lossy=args.allow_lossy_input)
     verifier = api.Decompressor(max_pixels=None, threads=threads) if args.rm else None
@@ -367,15 +276,15 @@ def _cmd_encode(args):
 def _cmd_decode(args):
     if args.dask:
         return _dask("decode", args, test=args.test, max_pixels=args.max_pixels or None)
-    found = _expand(args.inputs, {".lcd"}, args.recursive)
+    found = planning.expand(args.inputs, {".lcd"}, args.recursive, UsageError)
     if args.test:
         if args.rm:
             raise UsageError("-t/--test deletes nothing (drop --rm)")
         pairs = [(f, None) for f, _ in found]
     else:
-        pairs = _plan(found, args.output, _decoded_suffix)
+        pairs = planning.plan(found, args.output, _decoded_suffix, UsageError)
         _check_stdio(pairs, args)
-    jobs, threads = _parallelism(args.jobs, args.threads, len(pairs), os.cpu_count() or 1)
+    jobs, threads = planning.parallelism(args.jobs, args.threads, len(pairs), os.cpu_count() or 1)
     dec = api.Decompressor(max_pixels=args.max_pixels or None, threads=threads)
     if args.test:
         return _run_jobs(lambda s, d: _test_one(dec, s, d), pairs, jobs, args, name_errors=True)
@@ -400,7 +309,7 @@ def _dask(command, args, **settings):
 
     def progress(result, total):
         if not bar:
-            bar.append(_Progress(total, not (args.quiet or args.verbose)))
+            bar.append(Bar(total, not (args.quiet or args.verbose)))
         bar[0].step()
         if result["error"] is not None:
             _error(f"{result['input']}: {result['error']}")
@@ -415,77 +324,22 @@ def _dask(command, args, **settings):
     results = run(args.inputs[0], None if test else args.output, client=client, workers=args.jobs or None,
                   force=args.force, threads=args.threads or None, progress=progress, **settings)
     totals = batch.summary(results, time.perf_counter() - start)
-    print(_table(totals))
+    print(batch.table(totals))
     if args.report:
-        _write_report(args.report, results)
+        batch.write_report(args.report, results)
     if any(r["error"] and r["error"].startswith(INTERNAL_ERROR) for r in results):
         return INTERNAL
     return 1 if totals["failed"] else 0
-
-
-def _table(totals):
-    """The --dask summary: a header line and a line of values."""
-    bpsp = f"{totals['bpsp']:.4f}" if totals["bpsp"] is not None else "-"
-    cells = [("files", totals["files"]), ("ok", totals["ok"]), ("skipped", totals["skipped"]),
-             ("failed", totals["failed"]), ("bytes in", totals["bytes_in"]), ("bytes out", totals["bytes_out"]),
-             ("bpsp", bpsp), ("seconds", f"{totals['seconds']:.2f}")]
-    widths = [max(len(k), len(str(v))) for k, v in cells]
-    return "\n".join("  ".join(str(c[i]).rjust(w) for c, w in zip(cells, widths)) for i in (0, 1))
-
-
-def _write_report(path, results):
-    """--report: the per-file results as JSON (a list of objects) or CSV (a header row, then one row a file)."""
-    import csv
-    import json
-
-    from lcodec import batch
-
-    if Path(path).suffix.lower() == ".json":
-        text = json.dumps(results, indent=1) + "\n"
-    else:
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=batch.FIELDS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(results)
-        text = buf.getvalue()
-    files.write_atomic(path, lambda f: f.write(text.encode()), force=True)
 
 
 def _cmd_info(args):
     status = 0
     for name in args.inputs:
         try:
-            print(_describe(name, api.read_header(_read(name))))
+            print(info.describe(name, api.read_header(_read(name))))
         except Exception as exc:
             status = max(status, _fail(exc, name))
     return status
-
-
-def _describe(name, h):
-    methods = ", ".join(f"{k} {v}" for k, v in sorted(h.method_counts.items()))
-    ty, tx = h.tiles
-    frames = h.sequence.frames if h.sequence else (h,)
-    lines = [f"file: {name}", f"format: lcodec version {h.version}"]
-    if h.sequence:
-        s = h.sequence
-        lines.append(f"frames: {len(frames)} from {s.format or 'an image sequence'}, loop {s.loop}, durations "
-                     f"{', '.join(map(str, s.durations))} ms")
-    lines += [f"image: {f.width}x{f.height}, mode {f.mode}, {f.channels} channel(s)" for f in frames]
-    lines += [
-        f"tiles: {h.tile}x{h.tile}, {tx}x{ty} tiles; methods: {methods}",
-        f"model: {h.model} (sha256 {h.model_sha256}), coder precision {h.precision}" if h.model
-        else "model: none (fallback methods only)",
-    ]
-    if h.palette is not None:
-        lines.append(f"palette: {len(h.palette) // len(h.palette_mode)} {h.palette_mode} entries")
-    if h.transparency is not None:
-        lines.append(f"transparency: {h.transparency!r}")
-    lines += [f"metadata: {kind} {len(data)} bytes" for kind, data in getattr(h, "metadata", ())]
-    lines += [
-        f"size: {h.file_size} bytes (header and tile table {h.header_size}), {h.bpsp:.4f} bits per sub-pixel",
-        f"pixel sha256: {h.pixel_sha256}",
-    ]
-    return "\n".join(lines)
 
 
 def _cmd_explain(args):

@@ -15,7 +15,7 @@ from PIL import Image
 import lcodec
 import lcodec.formats.pillow  # noqa: F401  (the readers the tests patch)
 import lcodec.formats.png  # noqa: F401
-from lcodec import api, cli, formats
+from lcodec import api, cli, formats, info, planning
 from lcodec.cli import main
 
 
@@ -153,7 +153,7 @@ def test_a_bug_is_an_internal_error(png, capsys, tmp_path, monkeypatch):
     def broken(self, image):
         raise TypeError("unsupported operand")
 
-    monkeypatch.setattr(api.Compressor, "compress", broken)
+    monkeypatch.setattr(api.Compressor, "compress_report", broken)
     status, _, err = run(capsys, "encode", png)
     assert (status, err) == (3, "lcodec: error: internal error, TypeError: unsupported operand (a bug in lcodec; "
                                 "LCODEC_DEBUG=1 prints its traceback)\n")
@@ -393,7 +393,7 @@ def test_rm_decode_deletes_only_written_outputs(shared_data, capsys, tmp_path):
     ],
 )
 def test_jobs_times_threads_stays_within_the_cores(jobs, threads, files, cores, expected):
-    assert cli._parallelism(jobs, threads, files, cores) == expected
+    assert planning.parallelism(jobs, threads, files, cores) == expected
     if not (jobs and threads) and threads <= cores:
         assert expected[0] * expected[1] <= cores
 
@@ -517,7 +517,7 @@ def test_metadata_kept_unless_strip(shared_data, capsys, tmp_path):
 def test_info_lists_metadata(png, capsys, tmp_path):
     run(capsys, "encode", png, "--no-learned", "-o", tmp_path / "x.lcd")
     h = dataclasses.replace(lcodec.read_header(tmp_path / "x.lcd"), metadata=(("icc", b"\0" * 3), ("text", b"ab")))
-    assert cli._describe("x.lcd", h).count("\nmetadata: ") == 2 and "metadata: icc 3 bytes\n" in cli._describe("x", h)
+    assert info.describe("x.lcd", h).count("\nmetadata: ") == 2 and "metadata: icc 3 bytes\n" in info.describe("x", h)
 
 
 def test_lossy_input_needs_allow_lossy_input(shared_data, capsys, tmp_path):
