@@ -69,7 +69,8 @@ ImageInput = Union[Data, "Image.Image", np.ndarray, Sequence[np.ndarray]]  # wha
 @dataclass(frozen=True)
 class Report:
     """What Compressor.compress_report did: the file's size in bytes, the samples it codes, its frames, the model
-    its tiles use (None: the fallback coded all of them), and per method name (payloads, bytes)."""
+    its tiles use (frames over several models: their names joined by ", "; None: the fallback coded every tile),
+    and per method name (payloads, bytes)."""
 
     size: int
     samples: int
@@ -152,7 +153,7 @@ class Compressor:
                 methods[container.METHOD_NAMES[method]] = (count + 1, size + length)
         models = {h.model for _, h, _ in frames} - {None}
         return data, Report(len(data), sum(f.pixels.size for f in picture.frames), len(frames),
-                            models.pop() if models else None, methods)
+                            ", ".join(sorted(models)) or None, methods)
 
     def _compress_frame(self, frame):
         """(bytes of a file of one image, its Header, its payloads' lengths)."""

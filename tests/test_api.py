@@ -405,3 +405,23 @@ def test_damaged_files_are_invalid_input(data, match, capfd):
     with pytest.raises(InvalidInputError, match=match):
         lcodec.compress(data)
     assert capfd.readouterr().err == ""
+
+
+def test_compress_report_says_what_the_file_holds(shared_data):
+    """compress_report: the same bytes as compress, and a report that agrees with the header it wrote (size, bits
+    per sub-pixel, methods and payload bytes, the model); frames over two models name both."""
+    rgb = np.asarray(photo(shared_data, 24, 32))
+    compressor = api.Compressor(threads=1)
+    data, report = compressor.compress_report(rgb)
+    h = lcodec.read_header(data)
+    assert data == compressor.compress(rgb) and report.size == len(data) and report.frames == 1
+    assert report.bpsp == pytest.approx(h.bpsp) and report.model == h.model
+    assert {k: n for k, (n, _) in report.methods.items()} == h.method_counts
+    assert sum(b for _, b in report.methods.values()) == sum(h.lengths)
+    gray = rgb[:, :, 1].copy()
+    data, report = compressor.compress_report([rgb, gray])
+    assert report.frames == 2 and report.samples == rgb.size + gray.size and report.size == len(data)
+    assert report.model == ", ".join(sorted({h.model for h in lcodec.read_header(data).sequence.frames}))
+    assert "," in report.model
+    data, report = api.Compressor(learned=False, threads=1).compress_report(rgb)
+    assert report.model is None and set(report.methods) <= {"constant", "deflate", "lzma"}
