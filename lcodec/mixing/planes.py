@@ -1,0 +1,125 @@
+"""The mixing engine without the network, for planes of any depth (1 to 16 bits): palette indices, alpha, bilevel
+and deep planes. Each sample is coded as `bits` binary decisions, most significant first; the inputs are the
+counters of the plane contexts (`plane_contexts`), the match model, the predictor's bit while the bits so far agree
+with it, and a bias, mixed and refined as in MIXED (FORMAT.md section 4.1's parts)."""
+
+import numpy as np
+from numba import njit
+
+from lcodec.entropy.range_coder import dec_begin, dec_bit, enc_begin, enc_bit, enc_end, max_encoded_size
+from lcodec.mixing import apm as apms, counters, hashing, mixer, plane_contexts
+from lcodec.mixing.logistic import P_BITS, ST_FRAC, squash
+from lcodec.model.fixed_point import bit_length
+
+MATCH_BITS = 18
+MAX_LENGTH = 15
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _match_key(img, y, x, c):
+    """The hash of the causal pixels W, WW, WWW and N, all channels."""
+    hh = np.uint64(0)
+    for ch in range(c):
+        hh = hashing.hash64(hh, ((plane_contexts._at(img, y, x - 1, ch) << 16 | plane_contexts._at(img, y, x - 2, ch))
+                                 << 16 | plane_contexts._at(img, y, x - 3, ch)) << 16 | plane_contexts._at(img, y - 1, x, ch))
+    return hh
+
+
+@njit(cache=True, nogil=True)
+def plane_kernel(decoding, img, bits, data, table_bits, tabs, slack):
+    """Encode img (uint16 (h, w, c), samples < 2**bits) -> (stream, 0), or decode data into img -> (empty, bytes
+    read), stopping once more than `slack` bytes past the end of data are read (slack >= 0)."""
+    h, w, c = img.shape
+    squash_t, stretch_t, _, recip = tabs
+    limit = recip.shape[0] - 1
+    na = len(plane_contexts.NAMES)
+    n_in = na + 3  # the contexts, the match model, the predictor, a bias
+    slots = hashing.new_tables(na, table_bits)
+    mtable = np.zeros(np.int64(1) << MATCH_BITS, np.int64)
+    mcnt = np.zeros(c * (MAX_LENGTH + 1) * 16, np.uint32)
+    pcnt = np.zeros(c * 16 * 16, np.uint32)
+    mpos, mlen = np.int64(-1), np.int64(0)
+    pre = min(bits, 8)  # the bits so far that select weight sets and APMs
+    off1 = c * 16 * 16
+    off2 = off1 + c * (2 << pre)
+    weights = np.zeros((off2 + c * 16 * 8, n_in), np.int32)
+    final = mixer.new_final(c * 16)
+    apm = apms.new_maps(c * (2 << pre), squash_t)
+    ctx = np.zeros(na, np.int64)
+    act = np.arange(na)
+    hashes, base = np.zeros(na, np.uint64), np.zeros(na, np.int64)
+    st = np.zeros(n_in, np.int32)
+    st[n_in - 1] = 1 << ST_FRAC
+    sel, sm = np.zeros(mixer.SETS, np.int64), np.zeros(mixer.SETS, np.int64)
+    one = 1 << P_BITS
+    buf = np.empty(0 if decoding else max_encoded_size(h * w * c * bits, P_BITS), np.uint8)
+    low, rng, cache, pending, carry, pos, started = enc_begin()
+    dcode, drng, dpos, derr = dec_begin(data)
+    for y in range(h):
+        for x in range(w):
+            if mlen == 0:
+                slot = np.int64(_match_key(img, y, x, c) >> np.uint64(64 - MATCH_BITS))
+                mpos = mtable[slot] - 1
+                mtable[slot] = y * w + x + 1
+            for ch in range(c):
+                pv = plane_contexts.compute(img, y, x, ch, bits, ctx)
+                flat = bit_length(abs(plane_contexts._at(img, y, x - 1, ch) - plane_contexts._at(img, y - 1, x, ch)))
+                hashing.buckets(slots, ctx, act, ch, table_bits, hashes, base)
+                v = np.int64(img[y, x, ch]) if not decoding else np.int64(0)
+                pred = np.int64(img[mpos // w, mpos % w, ch]) if mpos >= 0 else np.int64(-1)
+                lo = np.int64(0)
+                node = np.int64(1)
+                for d in range(bits):
+                    if d > 0 and d % 4 == 0:  # the next nibble's buckets, keyed by the bits so far
+                        hashing.rebucket(slots, hashes, (lo >> (bits - d)) + (np.int64(1) << d), table_bits, base)
+                        node = 1
+                    counters.stretch_nodes(slots, base, node, stretch_t, st)
+                    shift = bits - d
+                    mk = pk = -1
+                    st[na + 1] = st[na + 2] = 0
+                    if pred >= 0 and (pred >> shift) == (lo >> shift):
+                        mk = (ch * (MAX_LENGTH + 1) + min(mlen, MAX_LENGTH)) * 16 + d
+                        ms = counters.stretch_of(mcnt[mk], stretch_t)
+                        st[na + 1] = ms if (pred >> (shift - 1)) & 1 else -ms
+                    if (pv >> shift) == (lo >> shift):
+                        pk = (ch * 16 + min(flat, 15)) * 16 + d
+                        ps = counters.stretch_of(pcnt[pk], stretch_t)
+                        st[na + 2] = ps if (pv >> (shift - 1)) & 1 else -ps
+                    dd = min(d, pre)
+                    actx = ch * (2 << pre) + (np.int64(1) << dd) + ((lo >> (bits - dd)) & ((np.int64(1) << dd) - 1))
+                    sel[0] = (ch * 16 + d) * 16 + min(flat, 15)
+                    sel[1] = off1 + actx
+                    sel[2] = off2 + (ch * 16 + d) * 8 + (min(bit_length(mlen), 6) + 1 if mk >= 0 else 0)
+                    mixer.dot(weights, sel, st, n_in, sm)
+                    sf = mixer.final_dot(final, ch * 16 + d, sm)
+                    pm = squash(sf, squash_t)
+                    pa, j, f = apms.refine(apm, actx, sf)
+                    p1 = min(max((pm * 3 + pa) >> 2, 1), one - 1)
+                    split = one - p1
+                    if decoding:
+                        bit, dcode, drng, dpos, derr = dec_bit(dcode, drng, dpos, derr, data, split, one, P_BITS)
+                    else:
+                        bit = (v >> (shift - 1)) & 1
+                        low, rng, cache, pending, carry, pos, started = enc_bit(
+                            low, rng, cache, pending, carry, pos, started, buf, bit, split, one, P_BITS)
+                    mixer.train(weights, sel, st, n_in, sm, bit, squash_t, 48, 22, 2048)
+                    mixer.final_train(final, ch * 16 + d, sm, (bit << P_BITS) - pm, 64, 22)
+                    apms.update(apm, actx, j, f, bit, 7)
+                    if mk >= 0:
+                        mcnt[mk] = counters.update(mcnt[mk], bit == ((pred >> (shift - 1)) & 1), recip, limit)
+                    if pk >= 0:
+                        pcnt[pk] = counters.update(pcnt[pk], bit == ((pv >> (shift - 1)) & 1), recip, limit)
+                    counters.update_nodes(slots, base, node, bit, recip, limit)
+                    lo |= bit << (shift - 1)
+                    node = 2 * node + bit
+                if decoding:
+                    img[y, x, ch] = lo
+            if decoding and 0 <= slack < np.int64(dpos) - data.shape[0]:
+                return buf, np.int64(dpos)
+            hit = mpos >= 0
+            for ch in range(c):
+                hit = hit and img[mpos // w, mpos % w, ch] == img[y, x, ch]
+            mpos, mlen = (mpos + 1, mlen + 1) if hit else (np.int64(-1), np.int64(0))
+    if decoding:
+        return buf, np.int64(dpos)
+    return enc_end(low, rng, cache, pending, carry, pos, started, buf), np.int64(0)
