@@ -214,7 +214,7 @@ class Lcodec(Codec):
             Lcodec._tile_bits[key] = [float(bits[y0:y1, x0:x1].sum()) for y0, y1, x0, x1 in boxes]
         per_tile = Lcodec._tile_bits[key]
         groups = len(header.methods) // len(boxes)
-        learned = [i for i in range(len(boxes)) if for_method(header.methods[i * groups]).uses_model]
+        learned = [i for i in range(len(boxes)) if for_method(header.methods[i * groups]).model]
         return {
             "est": sum(per_tile),
             "learned_est": sum(per_tile[i] for i in learned),

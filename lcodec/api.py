@@ -166,10 +166,11 @@ class Compressor:
         pixels = samples.stored(frame, mode)
         net = self._net_for(mode)
         tile = self.tile or (LEARNED_TILE if net is not None else FALLBACK_TILE)
-        coded = tiling.encode(pixels.reshape(height, width, mode.channels), mode, net, tile, effort=self.effort,
+        effort = self.effort if self.learned else 0  # learned=False: the fallback methods only
+        coded = tiling.encode(pixels.reshape(height, width, mode.channels), mode, net, tile, effort=effort,
                               use_fallback=self.fallback, threads=self.threads)
         methods = tuple(m for m, _, _ in coded)
-        uses_model = any(stages.for_method(m).uses_model for m in methods)
+        uses_model = any(stages.for_method(m).model for m in methods)
         header = container.Header(
             mode=mode.name, width=width, height=height, tile=tile,
             precision=_precision() if uses_model else 0,

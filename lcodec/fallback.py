@@ -206,7 +206,7 @@ def decode(method, payload, h, w, c, bits):
 
 STAGE = stages.Stage(
     "fallback", (CONSTANT, DEFLATE, LZMA), (), lambda net, channels, bits: True,
-    lambda net, tile, effort, bits=8: {"bits": bits},
+    lambda net, tile, effort, bits: {"bits": bits},
     lambda net, tile, bits, target=None: encode(tile, bits, target),
-    lambda net, method, payload, h, w, c, bits, strict: decode(method, payload, h, w, c, bits),
+    lambda net, method, payload, h, w, c, bits, strict: decode(method, payload, h, w, c, bits), model=False,
 )

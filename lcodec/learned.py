@@ -140,6 +140,6 @@ def _decode_plane(net, method, payload, h, w, channels, bits, strict):
 
 
 STAGE = stages.Stage(
-    "learned", (LEARNED,), (1,), _supports, lambda net, tile, effort: {},
+    "learned", (LEARNED,), (1,), _supports, lambda net, tile, effort, bits: {},
     lambda net, tile: (LEARNED, encode_tile(net, tile)), _decode_plane, bits_map,
 )

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from lcodec.errors import FormatError
 
-REGISTRY = ("lcodec.learned", "lcodec.mixing", "lcodec.fallback")
+REGISTRY = ("lcodec.learned", "lcodec.mixing", "lcodec.mixing.planes", "lcodec.fallback")
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,7 @@ class Stage:
     """name; methods: the container method codes its payloads carry; efforts: the efforts at which it codes the
     planes it supports (a model stage at the highest of its efforts not above the one asked wins; () for the
     fallback, which every plane may use); supports(net, channels, bits): whether it codes such a plane over net
-    (None: no model); settings(net, tile, effort) -> dict: its parameters for a tile; encode(net, tile, **settings)
+    (None: no model); settings(net, tile, effort, bits) -> dict: its parameters for a tile; encode(net, tile, **settings)
     -> (method, payload); decode(net, method, payload, h, w, channels, bits, strict) -> (h, w, channels) samples;
     bits_map(net, tile, **settings) -> float64 -log2 p of every sample as it codes them (None: no cost map)."""
 
@@ -32,11 +32,7 @@ class Stage:
     encode: Callable[..., tuple]
     decode: Callable[..., Any]
     bits_map: Callable[..., Any] = None
-
-    @property
-    def uses_model(self):
-        """Whether its payloads need the header's model."""
-        return bool(self.efforts)
+    model: bool = True  # whether it runs over the network (its payloads need the header's model)
 
 
 @functools.cache
@@ -56,20 +52,22 @@ def for_method(method):
 def model_stages(net, channels=None, bits=8):
     """The stages that code planes over net (of net's channels and 8-bit samples unless told), by effort."""
     channels = net.channels if channels is None else channels
-    return [s for s in all_stages() if s.efforts and s.supports(net, channels, bits)]
+    return [s for s in all_stages() if s.model and s.efforts and s.supports(net, channels, bits)]
 
 
 def choose(net, tile, effort, bits=8):
-    """(stage, settings) of the model stage that codes a tile (h, w, C) at an effort: of those that support it, the
-    one whose highest effort not above `effort` is highest; None where no model stage codes it."""
-    if net is None:
-        return None
+    """(stage, settings) of the stage that codes a tile (h, w, C) of `bits`-bit samples at an effort: over net
+    where a model stage supports the tile, else without it; of those, the one whose highest effort not above
+    `effort` is highest. None where none does (the fallback codes the tile)."""
+    model = net is not None and bool(model_stages(net, tile.shape[2], bits))
+    candidates = model_stages(net, tile.shape[2], bits) if model else [
+        s for s in all_stages() if not s.model and s.efforts and s.supports(None, tile.shape[2], bits)]
     best, best_effort = None, 0
-    for stage in model_stages(net, tile.shape[2], bits):
+    for stage in candidates:
         usable = [e for e in stage.efforts if e <= effort]
         if usable and max(usable) > best_effort:
             best, best_effort = stage, max(usable)
-    return None if best is None else (best, best.settings(net, tile, effort))
+    return None if best is None else (best, best.settings(net, tile, effort, bits))
 
 
 def require_model(net, channels, bits, name):

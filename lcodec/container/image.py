@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 SIGNATURE = b"\x8bLCD\r\n\x1a\n"
 VERSION = 3              # what this build writes for an image every version 3 reader can hold
-VERSIONS = (1, 2, 3, 4)  # what it reads
+VERSIONS = (1, 2, 3, 4, 5)  # what it reads
 SEQUENCE_VERSION = 4     # named modes (code GENERIC) and sequences of frames (code SEQUENCE)
 
 MAX_DIMENSION = 1 << 20
@@ -41,10 +41,11 @@ BLOCK_CODES = {v: k for k, v in BLOCK_KINDS.items()}
 FIRST_V4_BLOCK = 9       # kinds from this code on are version 4's
 BLOCKS_VERSION = 3
 
-LEARNED, CONSTANT, DEFLATE, LZMA, MIXED = 1, 2, 3, 4, 5
-METHOD_NAMES = {LEARNED: "learned", CONSTANT: "constant", DEFLATE: "deflate", LZMA: "lzma", MIXED: "mixed"}
+LEARNED, CONSTANT, DEFLATE, LZMA, MIXED, CONTEXT = 1, 2, 3, 4, 5, 6
+METHOD_NAMES = {LEARNED: "learned", CONSTANT: "constant", DEFLATE: "deflate", LZMA: "lzma", MIXED: "mixed",
+                CONTEXT: "context"}
 MODEL_METHODS = (LEARNED, MIXED)  # the methods that need the header's model
-METHOD_VERSION = {MIXED: 2}       # methods that version 1 does not have
+METHOD_VERSION = {MIXED: 2, CONTEXT: 5}  # methods that the first versions do not have
 
 _FIXED = struct.Struct(">8sBBIIHBB")  # signature .. model name length
 _ENTRY = struct.Struct(">BI")   # a tile table entry of versions 1 and 2, and a metadata block's (kind, length)
@@ -229,7 +230,7 @@ def pack(header, payloads):
     sha = bytes.fromhex(header.model_sha256) if header.model else bytes(_SHA)
     meta = _encode_meta(header)
     new_blocks = any(BLOCK_CODES.get(kind, 0) >= FIRST_V4_BLOCK for kind, _ in header.metadata)
-    version = SEQUENCE_VERSION if mode.code == GENERIC or new_blocks else VERSION
+    version = max(SEQUENCE_VERSION if mode.code == GENERIC or new_blocks else VERSION, file_version(header.methods))
     head = bytearray(
         _FIXED.pack(SIGNATURE, version, mode.code, header.width, header.height, header.tile,
                     header.precision if name else 0, len(name))

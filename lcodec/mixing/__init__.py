@@ -83,6 +83,6 @@ def _decode_plane(net, method, payload, h, w, channels, bits, strict):
 
 
 STAGE = stages.Stage(
-    "mixed", (MIXED,), (2, 3), _supports, lambda net, tile, effort: {"config": choose_params(tile, effort)},
+    "mixed", (MIXED,), (2, 3), _supports, lambda net, tile, effort, bits: {"config": choose_params(tile, effort)},
     lambda net, tile, config: (MIXED, encode_tile(net, tile, config=config)), _decode_plane, bits_map,
 )

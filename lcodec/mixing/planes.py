@@ -3,15 +3,20 @@ and deep planes. Each sample is coded as `bits` binary decisions, most significa
 counters of the plane contexts (`plane_contexts`), the match model, the predictor's bit while the bits so far agree
 with it, and a bias, mixed and refined as in MIXED (FORMAT.md section 4.1's parts)."""
 
+from collections import namedtuple
+
 import numpy as np
 from numba import njit
 
-from lcodec.entropy.range_coder import dec_begin, dec_bit, enc_begin, enc_bit, enc_end, max_encoded_size
+from lcodec import stages
+from lcodec.container import CONTEXT
+
+from lcodec.entropy.range_coder import SLACK, dec_begin, dec_bit, enc_begin, enc_bit, enc_end, max_encoded_size
 from lcodec.mixing import apm as apms, counters, hashing, mixer, plane_contexts
-from lcodec.mixing.logistic import P_BITS, ST_FRAC, squash
+from lcodec.errors import FormatError
+from lcodec.mixing.logistic import P_BITS, ST_FRAC, squash, tables
 from lcodec.model.fixed_point import bit_length
 
-MATCH_BITS = 18
 MAX_LENGTH = 15
 
 
@@ -20,22 +25,22 @@ def _match_key(img, y, x, c):
     """The hash of the causal pixels W, WW, WWW and N, all channels."""
     hh = np.uint64(0)
     for ch in range(c):
-        hh = hashing.hash64(hh, ((plane_contexts._at(img, y, x - 1, ch) << 16 | plane_contexts._at(img, y, x - 2, ch))
-                                 << 16 | plane_contexts._at(img, y, x - 3, ch)) << 16 | plane_contexts._at(img, y - 1, x, ch))
+        hh = hashing.hash64(hh, plane_contexts._at(img, y, x - 1, ch) << 16 | plane_contexts._at(img, y, x - 2, ch))
+        hh = hashing.hash64(hh, plane_contexts._at(img, y, x - 3, ch) << 16 | plane_contexts._at(img, y - 1, x, ch))
     return hh
 
 
 @njit(cache=True, nogil=True)
-def plane_kernel(decoding, img, bits, data, table_bits, tabs, slack):
+def plane_kernel(decoding, img, bits, data, prm, tabs, slack):
     """Encode img (uint16 (h, w, c), samples < 2**bits) -> (stream, 0), or decode data into img -> (empty, bytes
     read), stopping once more than `slack` bytes past the end of data are read (slack >= 0)."""
     h, w, c = img.shape
     squash_t, stretch_t, _, recip = tabs
-    limit = recip.shape[0] - 1
+    table_bits, limit, lr, lr_shift, quiet, lr2, apm_rate, match_bits = prm
     na = len(plane_contexts.NAMES)
     n_in = na + 3  # the contexts, the match model, the predictor, a bias
     slots = hashing.new_tables(na, table_bits)
-    mtable = np.zeros(np.int64(1) << MATCH_BITS, np.int64)
+    mtable = np.zeros(np.int64(1) << match_bits, np.int64)
     mcnt = np.zeros(c * (MAX_LENGTH + 1) * 16, np.uint32)
     pcnt = np.zeros(c * 16 * 16, np.uint32)
     mpos, mlen = np.int64(-1), np.int64(0)
@@ -58,7 +63,7 @@ def plane_kernel(decoding, img, bits, data, table_bits, tabs, slack):
     for y in range(h):
         for x in range(w):
             if mlen == 0:
-                slot = np.int64(_match_key(img, y, x, c) >> np.uint64(64 - MATCH_BITS))
+                slot = np.int64(_match_key(img, y, x, c) >> np.uint64(64 - match_bits))
                 mpos = mtable[slot] - 1
                 mtable[slot] = y * w + x + 1
             for ch in range(c):
@@ -102,9 +107,9 @@ def plane_kernel(decoding, img, bits, data, table_bits, tabs, slack):
                         bit = (v >> (shift - 1)) & 1
                         low, rng, cache, pending, carry, pos, started = enc_bit(
                             low, rng, cache, pending, carry, pos, started, buf, bit, split, one, P_BITS)
-                    mixer.train(weights, sel, st, n_in, sm, bit, squash_t, 48, 22, 2048)
-                    mixer.final_train(final, ch * 16 + d, sm, (bit << P_BITS) - pm, 64, 22)
-                    apms.update(apm, actx, j, f, bit, 7)
+                    mixer.train(weights, sel, st, n_in, sm, bit, squash_t, lr, lr_shift, quiet)
+                    mixer.final_train(final, ch * 16 + d, sm, (bit << P_BITS) - pm, lr2, lr_shift)
+                    apms.update(apm, actx, j, f, bit, apm_rate)
                     if mk >= 0:
                         mcnt[mk] = counters.update(mcnt[mk], bit == ((pred >> (shift - 1)) & 1), recip, limit)
                     if pk >= 0:
@@ -123,3 +128,50 @@ def plane_kernel(decoding, img, bits, data, table_bits, tabs, slack):
     if decoding:
         return buf, np.int64(dpos)
     return enc_end(low, rng, cache, pending, carry, pos, started, buf), np.int64(0)
+
+
+PlaneParams = namedtuple("PlaneParams", "table_bits limit lr lr_shift quiet lr2 apm_rate match_bits")
+# The payload's first byte names a set; a set is never edited, a new one gets a new byte (FORMAT.md section 4.2).
+PARAMS = {1: PlaneParams(table_bits=16, limit=127, lr=48, lr_shift=22, quiet=2048, lr2=64, apm_rate=7, match_bits=18)}
+DEFAULT_PARAMS = 1
+_NO_DATA = np.frombuffer(b"", np.uint8)
+
+
+def used_bits(tile):
+    """The fewest bits that hold every sample of the tile (at least 1)."""
+    return max(int(tile.max()).bit_length(), 1)
+
+
+def encode_tile(tile, storage_bits, config=DEFAULT_PARAMS):
+    """(CONTEXT, payload) of a plane group (h, w, c) of `storage_bits` samples: the parameter byte, the bits coded,
+    then the stream."""
+    bits = used_bits(tile)
+    img = np.ascontiguousarray(tile, dtype=np.uint16)
+    p = PARAMS[config]
+    stream, _ = plane_kernel(False, img, bits, _NO_DATA, p, tables(p.limit), -1)
+    return CONTEXT, bytes([config, bits]) + stream.tobytes()
+
+
+def decode_tile(payload, h, w, c, storage_bits, strict):
+    """The (h, w, c) plane group of a CONTEXT payload, in the dtype of `storage_bits` samples; any bytes decode to
+    some samples, never crash or hang; strict: a stream that runs more than SLACK bytes past its end is a
+    FormatError."""
+    payload = bytes(payload)
+    if len(payload) < 2 or payload[0] not in PARAMS or not 1 <= payload[1] <= storage_bits:
+        raise FormatError(f"bad context-mixing payload header for {storage_bits}-bit samples")
+    p = PARAMS[payload[0]]
+    img = np.zeros((h, w, c), np.uint16)
+    stream = np.frombuffer(payload, np.uint8)[2:]
+    _, read = plane_kernel(True, img, payload[1], stream, p, tables(p.limit), SLACK if strict else -1)
+    if strict and read - len(stream) > SLACK:
+        raise FormatError(f"tile stream exhausted: {len(stream)} bytes hold fewer samples than the tile has "
+                          "(corrupted file)")
+    return img.astype(bool if storage_bits == 1 else (np.uint8 if storage_bits == 8 else np.uint16))
+
+
+STAGE = stages.Stage(
+    "context", (CONTEXT,), (2, 3), lambda net, channels, bits: True, lambda net, tile, effort, bits: {"bits": bits},
+    lambda net, tile, bits: encode_tile(tile, bits),
+    lambda net, method, payload, h, w, c, bits, strict: decode_tile(payload, h, w, c, bits, strict),
+    model=False,
+)
