@@ -31,16 +31,30 @@ def test_golden_files_decode_and_reencode(name):
         decoded = api.Decompressor().decompress_picture(data)
         assert formats.same(decoded, expected)
         assert [f.metadata for f in decoded.frames] == [f.metadata for f in expected.frames]
-        assert api.Compressor(**entry["compressor"], threads=1).compress(GOLDEN / entry["file"]) == data
+        again = api.Compressor(**entry["compressor"], threads=1).compress(GOLDEN / entry["file"])
+        if not _newer(again, header):
+            assert again == data
         return
     expected = Image.open(GOLDEN / f"{name}.png")
     assert same_image(api.decompress_image(data), expected)
     assert header.metadata == metadata.from_image(expected)  # the PNG's ICC, EXIF, XMP, text... (version 3)
     again = api.Compressor(**entry["compressor"], threads=1).compress(expected)
-    if header.version == container.VERSION:  # what this build writes: the same bytes
+    if _newer(again, header):
+        assert same_image(api.decompress_image(again), expected)
+    elif header.version == container.VERSION:  # what this build writes: the same bytes
         assert again == data
     else:  # an older version: the same payloads, in a version-3 file
         assert container.parse(again)[1] == container.parse(data)[1] and api.read_header(again).methods == header.methods
+
+
+def _newer(again, pinned):
+    """Whether the encoder now writes a later version for the pin's input (a method the pin's version does not
+    have codes some plane): then the pin still decodes, and the new file must be no larger."""
+    version = api.read_header(again).version
+    if version <= max(pinned.version, container.VERSION):
+        return False
+    assert len(again) <= pinned.file_size, (len(again), pinned.file_size)
+    return True
 
 
 def test_golden_files_cover_every_mode_method_version_and_metadata_kind():

@@ -146,7 +146,7 @@ def encode_tile(tile, storage_bits, config=DEFAULT_PARAMS):
     """(CONTEXT, payload) of a plane group (h, w, c) of `storage_bits` samples: the parameter byte, the bits coded,
     then the stream."""
     bits = used_bits(tile)
-    img = np.ascontiguousarray(tile, dtype=np.uint16)
+    img = np.array(tile, dtype=np.uint16, order="C")  # writable: one compiled kernel for both directions
     p = PARAMS[config]
     stream, _ = plane_kernel(False, img, bits, _NO_DATA, p, tables(p.limit), -1)
     return CONTEXT, bytes([config, bits]) + stream.tobytes()
