@@ -41,13 +41,16 @@ def test_every_mode_round_trips_default_path(shared_data, models, mode):
     learned = api.Compressor(fallback=False).compress(src)
     assert same_image(api.decompress_image(learned), src)
     h = lcodec.read_header(learned)
-    if mode in ("L", "LA", "RGB", "RGBA"):
-        assert h.methods[0] == container.MIXED and h.version == container.VERSION
+    model_planes = mode in ("L", "LA", "RGB", "RGBA")
+    other = h.methods[1:] if model_planes else h.methods  # alpha, indices, bilevel and deep planes
+    assert all(m == container.CONTEXT for m in other)  # fallback=False keeps the engine's payload
+    assert h.version == (5 if container.CONTEXT in h.methods else container.VERSION)
+    if model_planes:
+        assert h.methods[0] == container.MIXED
         assert h.model == models.DEFAULT_MODELS["rgb" if mode.startswith("RGB") else "gray"]
         assert h.precision > 0 and len(h.model_sha256) == 64
     else:
-        assert not set(container.MODEL_METHODS) & set(h.methods) and h.model is None and h.version == container.VERSION
-        assert learned == default
+        assert not set(container.MODEL_METHODS) & set(h.methods) and h.model is None
 
 
 @pytest.mark.parametrize("effort, method", [(1, container.LEARNED), (2, container.MIXED)])

@@ -72,7 +72,7 @@ def test_tile_table_order_and_edge_tiles():
         (lambda d: d[:5], FormatError, "truncated"),
         (lambda d: b"GIF89a" + d[6:], FormatError, "not an lcodec file"),
         (lambda d: d.replace(b"\r\n", b"\n", 1), FormatError, "text-mode"),
-        (lambda d: d[:8] + b"\x05" + d[9:], UnsupportedVersionError, "version 5"),
+        (lambda d: d[:8] + b"\x06" + d[9:], UnsupportedVersionError, "version 6"),
         (lambda d: d[:12] + bytes([d[12] ^ 1]) + d[13:], FormatError, "header CRC"),
         (lambda d: d[:-1], FormatError, "truncated or padded"),
         (lambda d: d + b"\x00", FormatError, "truncated or padded"),

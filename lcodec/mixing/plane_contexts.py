@@ -43,8 +43,8 @@ def compute(img, y, x, ch, bits, ctx):
     ctx[4] = pv >> q
     ctx[5] = ((ww >> q) << 8 | qw) << 16 | (nn >> q) << 8 | qn
     ctx[6] = (bit_length(abs(w_ - nw)) << 5 | bit_length(abs(n_ - nw))) << 5 | bit_length(abs(ne - n_))
-    earlier = np.int64(0)
-    for p in range(ch):
+    earlier = np.int64(0)  # the pixel's three nearest earlier channels
+    for p in range(max(ch - 3, 0), ch):
         earlier = earlier << 8 | (np.int64(img[y, x, p]) >> q)
     ctx[7] = (earlier << 8 | qw) << 4 | min(ch, 15)
     t = np.int64(0)  # a template of 12 neighbours' lowest bits: the bilevel contexts of JBIG
