@@ -219,6 +219,9 @@ def test_sequence_damage_and_limits():
     ):
         with pytest.raises(FormatError, match=match):
             container.parse_sequence(damaged)
+    for version in (5, 99):
+        with pytest.raises(UnsupportedVersionError, match=f"sequence format version {version}"):
+            container.parse_sequence(data[:8] + bytes([version]) + data[9:])
     with pytest.raises(LimitError, match="frames' 2400\\+ pixels exceed the limit of 2000"):
         container.parse_sequence(data, max_pixels=2000)
     container.parse_sequence(data, max_pixels=2400)

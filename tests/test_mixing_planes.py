@@ -61,3 +61,23 @@ def test_alpha_and_palette_planes_through_the_api(shared_data):
         other = api.Compressor(threads=1, **kw).compress(arr)
         assert container.CONTEXT not in lcodec.read_header(other).methods
         assert np.array_equal(lcodec.decompress(other), arr)
+
+
+CHECK_VALUES = [  # FORMAT.md section 4.2.13: (tile, storage bits, payload)
+    (np.array([[0, 1, 2, 3], [1, 2, 3, 4], [2, 3, 4, 5]])[:, :, None], 8, "01030544de4582"),
+    (np.array([[0, 1, 1, 0, 1], [1, 1, 0, 0, 1]])[:, :, None], 1, "01016e6a"),
+    (np.array([[7, 200, 31, 7, 200, 31, 7, 200]] * 2 + [[200, 31, 7, 200, 31, 7, 200, 31]] * 2)[:, :, None], 8,
+     "010807c87df07e69fcc8cb4eae129915fed093f5265c8c9587180d94b3ba"),
+    ((331 * np.arange(12)).reshape(3, 4, 1), 16, "010c000155eb978954e41f1e2cb7df9168c0f1e9"),
+    (np.array([[[1000, 7, 65535], [999, 8, 65535]], [[1001, 7, 0], [1000, 9, 65534]]]), 16,
+     "011003e7c8aad6e255936012ec19a8d4faa1c3a3c0e01a27b00a"),
+    ((7 * np.arange(36) % 64).reshape(3, 3, 4), 8, "010600739572cb7c4f2a17e63ec620e22f7c9cadd82e96961f859b764e"),
+    (np.zeros((3, 3, 1), int), 8, "0101"),
+]
+
+
+@pytest.mark.parametrize("tile, storage, payload", CHECK_VALUES)
+def test_the_spec_check_values(tile, storage, payload):
+    tile = tile.astype(bool if storage == 1 else (np.uint8 if storage == 8 else np.uint16))
+    assert planes.encode_tile(tile, storage) == (container.CONTEXT, bytes.fromhex(payload))
+    assert np.array_equal(planes.decode_tile(bytes.fromhex(payload), *tile.shape, storage, True), tile)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from lcodec.container.image import DEFAULT_MAX_PIXELS, SEQUENCE_VERSION, SIGNATURE, _U32, _need, _parse_header
 from lcodec.container.modes import SEQUENCE
-from lcodec.errors import FormatError, LimitError
+from lcodec.errors import FormatError, LimitError, UnsupportedVersionError
 
 MAX_FRAMES = 1 << 16     # of a sequence
 MAX_FORMAT = 16          # bytes of a sequence's source format name
@@ -56,7 +56,10 @@ def _parse_sequence(data, size, max_pixels, frame_header):
     bytes are `data`; frame_header(offset, length, max_pixels) gives a frame's Header. The pixels of all frames
     together are held to max_pixels before any frame is decoded."""
     _need(data, _SEQ.size, size, "truncated lcodec sequence header")
-    _, _, _, n, loop, flags, k = _SEQ.unpack_from(data)
+    _, version, _, n, loop, flags, k = _SEQ.unpack_from(data)
+    if version != SEQUENCE_VERSION:
+        raise UnsupportedVersionError(f"lcodec sequence format version {version} is not supported (this build reads "
+                                      f"{SEQUENCE_VERSION})")
     if not 1 <= n <= MAX_FRAMES or k > MAX_FORMAT or flags & ~STILL_FIRST:
         raise FormatError(f"bad sequence header ({n} frames, flags {flags}, format name of {k} bytes)")
     end = _SEQ.size + k + _FRAME.size * n

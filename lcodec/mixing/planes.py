@@ -38,7 +38,7 @@ def plane_kernel(decoding, img, bits, data, prm, tabs, slack):
     squash_t, stretch_t, _, recip = tabs
     table_bits, limit, lr, lr_shift, quiet, lr2, apm_rate, match_bits = prm
     na = len(plane_contexts.NAMES)
-    n_in = na + 3  # the contexts, the match model, the predictor, a bias
+    n_in = na + 3  # a bias, the contexts, the match model, the predictor
     slots = hashing.new_tables(na, table_bits)
     mtable = np.zeros(np.int64(1) << match_bits, np.int64)
     mcnt = np.zeros(c * (MAX_LENGTH + 1) * 16, np.uint32)
@@ -54,7 +54,7 @@ def plane_kernel(decoding, img, bits, data, prm, tabs, slack):
     act = np.arange(na)
     hashes, base = np.zeros(na, np.uint64), np.zeros(na, np.int64)
     st = np.zeros(n_in, np.int32)
-    st[n_in - 1] = 1 << ST_FRAC
+    st[0] = 1 << ST_FRAC
     sel, sm = np.zeros(mixer.SETS, np.int64), np.zeros(mixer.SETS, np.int64)
     one = 1 << P_BITS
     buf = np.empty(0 if decoding else max_encoded_size(h * w * c * bits, P_BITS), np.uint8)
