@@ -13,9 +13,18 @@ setup(
     install_requires=["numpy>=1.24", "numba>=0.58", "pillow>=10.1", "imagecodecs>=2024.1.1", "tifffile>=2024.1.30"],
     extras_require={
         "train": ["torch>=2.1", "tqdm"],
-        "test": ["pytest>=7", "hypothesis>=6", "atheris>=2.3", "dask[distributed]>=2024.1", "fsspec>=2023.12"],
+        # numcodecs, zarr 3 and xarray: tests/test_numcodecs.py and the README's example (they need Python 3.11)
+        "test": ["pytest>=7", "hypothesis>=6", "atheris>=2.3", "dask[distributed]>=2024.1", "fsspec>=2023.12",
+                 'numcodecs>=0.16; python_version >= "3.11"', 'zarr>=3.1.3; python_version >= "3.11"',
+                 'xarray>=2025.1; python_version >= "3.11"'],
         "dask": ["dask[distributed]>=2024.1", "fsspec>=2023.12"],
+        # lcodec.numcodecs: the numcodecs codec "lcodec" and its zarr v3 serializer "numcodecs.lcodec"
+        "zarr": ["numcodecs>=0.16", "zarr>=3.1.3"],
         "bench": ["imagecodecs>=2024.1.1", "constriction==0.5.0", "matplotlib", "zstandard"],
     },
-    entry_points={"console_scripts": ["lcodec=lcodec.cli:main"]},
+    entry_points={
+        "console_scripts": ["lcodec=lcodec.cli:main"],
+        "numcodecs.codecs": ["lcodec = lcodec.numcodecs:Lcodec"],  # numcodecs.get_codec({"id": "lcodec"})
+        "zarr.codecs": ["numcodecs.lcodec = lcodec.numcodecs:LcodecSerializer"],  # zarr v3 arrays' metadata
+    },
 )
