@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from lcodec.errors import FormatError
 
-REGISTRY = ("lcodec.learned", "lcodec.mixing", "lcodec.mixing.planes", "lcodec.fallback")
+REGISTRY = ("lcodec.learned", "lcodec.mixing", "lcodec.mixing.residuals", "lcodec.mixing.planes", "lcodec.fallback")
 
 
 @dataclass(frozen=True)

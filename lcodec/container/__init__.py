@@ -5,7 +5,7 @@ limits before anything in proportion to the image is allocated."""
 from dataclasses import replace
 
 from lcodec.container.image import (  # noqa: F401  (the container's names, for its users)
-    BLOCK_CODES, BLOCK_KINDS, BLOCKS_VERSION, CONSTANT, CONTEXT, DEFAULT_MAX_PIXELS, DEFLATE, FIRST_V4_BLOCK, LEARNED, LZMA,
+    BLOCK_CODES, BLOCK_KINDS, BLOCKS_VERSION, CONSTANT, CONTEXT, RESIDUAL, DEFAULT_MAX_PIXELS, DEFLATE, FIRST_V4_BLOCK, LEARNED, LZMA,
     MAX_BLOCK, MAX_BLOCKS, MAX_BLOCKS_TOTAL, MAX_DIMENSION, MAX_META, MAX_NAME, MAX_TILE, MAX_TILES, METHOD_NAMES,
     METHOD_VERSION, MIN_TILE, MIXED, MODEL_METHODS, SEQUENCE_VERSION, SIGNATURE, VERSION, VERSIONS, Header, _NeedBytes,
     _parse_header, file_version, pack, parse, pixel_checksum, samples_crc, tile_boxes,

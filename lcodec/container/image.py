@@ -41,11 +41,11 @@ BLOCK_CODES = {v: k for k, v in BLOCK_KINDS.items()}
 FIRST_V4_BLOCK = 9       # kinds from this code on are version 4's
 BLOCKS_VERSION = 3
 
-LEARNED, CONSTANT, DEFLATE, LZMA, MIXED, CONTEXT = 1, 2, 3, 4, 5, 6
+LEARNED, CONSTANT, DEFLATE, LZMA, MIXED, CONTEXT, RESIDUAL = 1, 2, 3, 4, 5, 6, 7
 METHOD_NAMES = {LEARNED: "learned", CONSTANT: "constant", DEFLATE: "deflate", LZMA: "lzma", MIXED: "mixed",
-                CONTEXT: "context"}
+                CONTEXT: "context", RESIDUAL: "residual"}
 MODEL_METHODS = (LEARNED, MIXED)  # the methods that need the header's model
-METHOD_VERSION = {MIXED: 2, CONTEXT: 5}  # methods that the first versions do not have
+METHOD_VERSION = {MIXED: 2, CONTEXT: 5, RESIDUAL: 5}  # methods that the first versions do not have
 
 _FIXED = struct.Struct(">8sBBIIHBB")  # signature .. model name length
 _ENTRY = struct.Struct(">BI")   # a tile table entry of versions 1 and 2, and a metadata block's (kind, length)

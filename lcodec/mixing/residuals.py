@@ -1,0 +1,175 @@
+"""Method RESIDUAL: deep planes (9 to 16 bits, gray or colour) without the network. Each sample is predicted
+(`residual_predict`) and its residual r coded as binary decisions: r = 0?, then its sign, then e = bl(|r| - 1) in
+unary, then the e - 1 bits below the top one of |r| - 1. A typical sample takes a few decisions where the plane is
+smooth, about 2 bl(|r|) where it is noisy. Each decision mixes the counters of the contexts of `residual_contexts`
+(hashed with the decision), refined by two APMs: the parts of MIXED (FORMAT.md section 4.1)."""
+
+from collections import namedtuple
+
+import numpy as np
+from numba import njit
+
+from lcodec import stages
+from lcodec.container import RESIDUAL
+from lcodec.entropy.range_coder import SLACK, dec_begin, dec_bit, enc_begin, enc_bit, enc_end, max_encoded_size
+from lcodec.errors import FormatError
+from lcodec.mixing import apm as apms, counters, hashing, mixer, residual_contexts as rctx, residual_predict as rp
+from lcodec.mixing.logistic import P_BITS, ST_FRAC, squash, tables
+from lcodec.model.fixed_point import bit_length
+
+DECISIONS = 96  # decision classes: 0 zero, 1 sign, 2 + j exponent, 20 + 4 min(e, 17) + min(k, 3) mantissa bit k
+ZERO, SIGN, EXPONENT, MANTISSA, DONE = 0, 1, 2, 3, 4
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _mix(d, q, ctx, slots, table_bits, idx, st, weights, final, sel, sm, stretch_t):
+    """The mixed logit of decision class d: every context's counter (hashed with d; idx gets their slots) through
+    the three selected weight sets and the final mixer."""
+    na = idx.shape[0]
+    for i in range(na):
+        hh = hashing.hash64(hashing.hash64(np.uint64(i * 131 + d), np.uint64(ctx[i])), np.uint64(d))
+        idx[i] = np.int64(hh >> np.uint64(64 - table_bits))
+        st[i + 1] = counters.stretch_of(slots[idx[i]], stretch_t)
+    sel[0] = d * rctx.LEVELS + q
+    sel[1] = DECISIONS * rctx.LEVELS + d * 16 + ctx[7]
+    sel[2] = DECISIONS * (rctx.LEVELS + 16) + d
+    mixer.dot(weights, sel, st, na + 1, sm)
+    return mixer.final_dot(final, d, sm)
+
+
+@njit(cache=True, nogil=True)
+def residual_kernel(decoding, img, bits, data, prm, tabs, slack):
+    """Encode img (uint16 (h, w, c), samples < 2**bits) -> (stream, 0), or decode data into img -> (empty, bytes
+    read), stopping once more than `slack` bytes past the end of data are read (slack >= 0)."""
+    h, w, c = img.shape
+    squash_t, stretch_t, _, recip = tabs
+    table_bits, limit, lr, lr_shift, quiet, lr2, apm_rate = prm
+    na = len(rctx.NAMES)
+    maxv = (np.int64(1) << bits) - 1
+    slots = np.zeros(np.int64(1) << table_bits, np.uint32)
+    st = np.zeros(na + 1, np.int32)
+    st[0] = 1 << ST_FRAC  # the bias input
+    weights = np.zeros((DECISIONS * (rctx.LEVELS + 17), na + 1), np.int32)
+    final = mixer.new_final(DECISIONS)
+    apm = apms.new_maps(DECISIONS * rctx.LEVELS, squash_t)
+    apm2 = apms.new_maps(DECISIONS * 32, squash_t)
+    sel, sm = np.zeros(mixer.SETS, np.int64), np.zeros(mixer.SETS, np.int64)
+    err = np.zeros((3, w + 2, c, rp.N_PREDICTORS), np.int64)
+    res = np.zeros((3, w + 2, c), np.int64)
+    bsum, bcnt = np.zeros((c, rp.BIAS_CONTEXTS), np.int64), np.zeros((c, rp.BIAS_CONTEXTS), np.int64)
+    nb, p, esum = np.zeros(7, np.int64), np.zeros(rp.N_PREDICTORS, np.int64), np.zeros(rp.N_PREDICTORS, np.int64)
+    ctx, idx = np.zeros(na, np.int64), np.zeros(na, np.int64)
+    one = 1 << P_BITS
+    buf = np.empty(0 if decoding else max_encoded_size(h * w * c * (2 * bits + 1), P_BITS), np.uint8)
+    low, rng, cache, pending, carry, pos, started = enc_begin()
+    dcode, drng, dpos, derr = dec_begin(data)
+    for y in range(h):
+        cur, up, up2 = y % 3, (y + 2) % 3, (y + 1) % 3
+        for x in range(w):
+            for ch in range(c):
+                rp.neighbours(img, y, x, ch, nb)
+                rp.predictions(img, y, x, ch, nb, p)
+                pb, emin = rp.blend(err, esum, cur, up, y, x, ch, p)
+                q, sg, e = rctx.activity(res, cur, up, x, ch)
+                bc = q * 27 + sg
+                big_p = min(max((pb + rp.bias(bsum, bcnt, ch, bc) + 8) >> 4, 0), maxv)
+                qf = rctx.compute(res, cur, up, up2, y, x, ch, bits, nb, p, big_p, emin, e, q, sg, ctx)
+                r = np.int64(img[y, x, ch]) - big_p if not decoding else np.int64(0)
+                m = abs(r) - 1
+                ex = bit_length(m) if r != 0 else np.int64(0)
+                stage, j, zero, neg, part = ZERO, np.int64(0), np.int64(0), np.int64(0), np.int64(1)
+                while stage != DONE:
+                    if stage == ZERO:
+                        d, bit = 0, np.int64(r == 0)
+                    elif stage == SIGN:
+                        d, bit = 1, np.int64(r < 0)
+                    elif stage == EXPONENT:
+                        d, bit = 2 + j, np.int64(ex > j)
+                    else:
+                        d, bit = 20 + min(ex, 17) * 4 + min(j, 3), (m >> (ex - 2 - j)) & 1
+                        ctx[0] = qf * 64 + (part if j < 2 else 0)
+                    sf = _mix(d, q, ctx, slots, table_bits, idx, st, weights, final, sel, sm, stretch_t)
+                    pm = squash(sf, squash_t)
+                    a1, a2 = d * rctx.LEVELS + q, d * 32 + min(bit_length(emin), 31)
+                    pa, ja, fa = apms.refine(apm, a1, sf)
+                    pa2, ja2, fa2 = apms.refine(apm2, a2, sf)
+                    p1 = min(max((pm * 2 + pa + pa2) >> 2, 1), one - 1)
+                    if decoding:
+                        bit, dcode, drng, dpos, derr = dec_bit(dcode, drng, dpos, derr, data, one - p1, one, P_BITS)
+                    else:
+                        low, rng, cache, pending, carry, pos, started = enc_bit(
+                            low, rng, cache, pending, carry, pos, started, buf, bit, one - p1, one, P_BITS)
+                    mixer.train(weights, sel, st, na + 1, sm, bit, squash_t, lr, lr_shift, quiet)
+                    mixer.final_train(final, d, sm, (bit << P_BITS) - pm, lr2, lr_shift)
+                    apms.update(apm, a1, ja, fa, bit, apm_rate)
+                    apms.update(apm2, a2, ja2, fa2, bit, apm_rate)
+                    for i in range(na):
+                        slots[idx[i]] = counters.update(slots[idx[i]], bit, recip, limit)
+                    if stage == ZERO:
+                        zero, stage = bit, (DONE if bit else SIGN)
+                    elif stage == SIGN:
+                        neg, stage = bit, EXPONENT
+                    elif stage == EXPONENT:
+                        j += bit
+                        if not bit or j == bits:  # e = j (the encoder's ex already)
+                            ex, stage, j = j, (MANTISSA if j >= 2 else DONE), np.int64(0)
+                    else:
+                        part = part * 2 + bit
+                        j += 1
+                        stage = DONE if j == ex - 1 else MANTISSA
+                if decoding:
+                    mag = (part if ex >= 2 else ex) + 1
+                    v = min(max(big_p + (0 if zero else (-mag if neg else mag)), 0), maxv)
+                    img[y, x, ch] = v
+                else:
+                    v = np.int64(img[y, x, ch])
+                rp.learn(err, cur, x, ch, p, v)
+                res[cur, x + 1, ch] = v - big_p
+                rp.learn_bias(bsum, bcnt, ch, bc, v, pb)
+            if decoding and 0 <= slack < np.int64(dpos) - data.shape[0]:
+                return buf, np.int64(dpos)
+    if decoding:
+        return buf, np.int64(dpos)
+    return enc_end(low, rng, cache, pending, carry, pos, started, buf), np.int64(0)
+
+
+Params = namedtuple("Params", "table_bits limit lr lr_shift quiet lr2 apm_rate")
+# The payload's first byte names a set; a set is never edited, a new one gets a new byte.
+PARAMS = {1: Params(table_bits=22, limit=127, lr=48, lr_shift=22, quiet=2048, lr2=64, apm_rate=7)}
+DEFAULT_PARAMS = 1
+MIN_BITS = 9
+_NO_DATA = np.frombuffer(b"", np.uint8)
+
+
+def encode_tile(tile, config=DEFAULT_PARAMS):
+    """(RESIDUAL, payload) of a plane group (h, w, c) of 16-bit samples: the parameter byte, the bits coded (the
+    tile's widest sample's, at least MIN_BITS), then the stream."""
+    bits = max(int(tile.max()).bit_length(), MIN_BITS)
+    img = np.array(tile, dtype=np.uint16, order="C")
+    p = PARAMS[config]
+    stream, _ = residual_kernel(False, img, bits, _NO_DATA, p, tables(p.limit), -1)
+    return RESIDUAL, bytes([config, bits]) + stream.tobytes()
+
+
+def decode_tile(payload, h, w, c, strict):
+    """The (h, w, c) uint16 plane group of a RESIDUAL payload; any bytes decode to some samples, never crash or
+    hang; strict: a stream that runs more than SLACK bytes past its end is a FormatError."""
+    payload = bytes(payload)
+    if len(payload) < 2 or payload[0] not in PARAMS or not MIN_BITS <= payload[1] <= 16:
+        raise FormatError("bad residual payload header")
+    p = PARAMS[payload[0]]
+    img = np.zeros((h, w, c), np.uint16)
+    stream = np.frombuffer(payload, np.uint8)[2:]
+    _, read = residual_kernel(True, img, payload[1], stream, p, tables(p.limit), SLACK if strict else -1)
+    if strict and read - len(stream) > SLACK:
+        raise FormatError(f"tile stream exhausted: {len(stream)} bytes hold fewer samples than the tile has "
+                          "(corrupted file)")
+    return img
+
+
+STAGE = stages.Stage(
+    "residual", (RESIDUAL,), (2, 3), lambda net, channels, bits: bits > 8, lambda net, tile, effort, bits: {},
+    lambda net, tile: encode_tile(tile),
+    lambda net, method, payload, h, w, c, bits, strict: decode_tile(payload, h, w, c, strict),
+    model=False,
+)
