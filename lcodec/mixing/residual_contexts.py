@@ -53,4 +53,3 @@ def compute(res, cur, up, up2, y, x, ch, bits, nb, p, big_p, emin, e, q, sg, ctx
     ctx[8] = (_signed_log(p[2] - big_p * 16, 3) * 64 + _signed_log(p[3] - big_p * 16, 3)) * 4 + ch
     ctx[9] = (_signed_log(p[4] - big_p * 16, 3) * 64 + _signed_log(p[6] - big_p * 16, 3)) * 4 + ch
     ctx[10] = (lp * 32 + (q >> 1)) * 4 + ch + (np.int64(min(nb[0], nb[1]) == 0) << 20)
-    return qf

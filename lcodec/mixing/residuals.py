@@ -22,18 +22,14 @@ ZERO, SIGN, EXPONENT, MANTISSA, DONE = 0, 1, 2, 3, 4
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _mix(d, q, ctx, slots, table_bits, idx, st, weights, final, sel, sm, stretch_t):
-    """The mixed logit of decision class d: every context's counter (hashed with d; idx gets their slots) through
-    the three selected weight sets and the final mixer."""
-    na = idx.shape[0]
-    for i in range(na):
-        hh = hashing.hash64(hashing.hash64(np.uint64(i * 131 + d), np.uint64(ctx[i])), np.uint64(d))
-        idx[i] = np.int64(hh >> np.uint64(64 - table_bits))
-        st[i + 1] = counters.stretch_of(slots[idx[i]], stretch_t)
+def _mix(d, q, wsel, slots, base, node, st, weights, final, sel, sm, stretch_t):
+    """The mixed logit of decision class d: node `node` of every context's bucket, through the three selected weight
+    sets and the final mixer."""
+    counters.stretch_nodes(slots, base, node, stretch_t, st)
     sel[0] = d * rctx.LEVELS + q
-    sel[1] = DECISIONS * rctx.LEVELS + d * 16 + ctx[7]
+    sel[1] = DECISIONS * rctx.LEVELS + d * 16 + wsel
     sel[2] = DECISIONS * (rctx.LEVELS + 16) + d
-    mixer.dot(weights, sel, st, na + 1, sm)
+    mixer.dot(weights, sel, st, base.shape[0] + 1, sm)
     return mixer.final_dot(final, d, sm)
 
 
@@ -46,7 +42,8 @@ def residual_kernel(decoding, img, bits, data, prm, tabs, slack):
     table_bits, limit, lr, lr_shift, quiet, lr2, apm_rate = prm
     na = len(rctx.NAMES)
     maxv = (np.int64(1) << bits) - 1
-    slots = np.zeros(np.int64(1) << table_bits, np.uint32)
+    slots = hashing.new_tables(na, table_bits)
+    act, hashes, base = np.arange(na), np.zeros(na, np.uint64), np.zeros(na, np.int64)
     st = np.zeros(na + 1, np.int32)
     st[0] = 1 << ST_FRAC  # the bias input
     weights = np.zeros((DECISIONS * (rctx.LEVELS + 17), na + 1), np.int32)
@@ -58,7 +55,7 @@ def residual_kernel(decoding, img, bits, data, prm, tabs, slack):
     res = np.zeros((3, w + 2, c), np.int64)
     bsum, bcnt = np.zeros((c, rp.BIAS_CONTEXTS), np.int64), np.zeros((c, rp.BIAS_CONTEXTS), np.int64)
     nb, p, esum = np.zeros(7, np.int64), np.zeros(rp.N_PREDICTORS, np.int64), np.zeros(rp.N_PREDICTORS, np.int64)
-    ctx, idx = np.zeros(na, np.int64), np.zeros(na, np.int64)
+    ctx = np.zeros(na, np.int64)
     one = 1 << P_BITS
     buf = np.empty(0 if decoding else max_encoded_size(h * w * c * (2 * bits + 1), P_BITS), np.uint8)
     low, rng, cache, pending, carry, pos, started = enc_begin()
@@ -73,22 +70,23 @@ def residual_kernel(decoding, img, bits, data, prm, tabs, slack):
                 q, sg, e = rctx.activity(res, cur, up, x, ch)
                 bc = q * 27 + sg
                 big_p = min(max((pb + rp.bias(bsum, bcnt, ch, bc) + 8) >> 4, 0), maxv)
-                qf = rctx.compute(res, cur, up, up2, y, x, ch, bits, nb, p, big_p, emin, e, q, sg, ctx)
+                rctx.compute(res, cur, up, up2, y, x, ch, bits, nb, p, big_p, emin, e, q, sg, ctx)
+                hashing.buckets(slots, ctx, act, ch, table_bits, hashes, base)
                 r = np.int64(img[y, x, ch]) - big_p if not decoding else np.int64(0)
                 m = abs(r) - 1
                 ex = bit_length(m) if r != 0 else np.int64(0)
                 stage, j, zero, neg, part = ZERO, np.int64(0), np.int64(0), np.int64(0), np.int64(1)
                 while stage != DONE:
-                    if stage == ZERO:
-                        d, bit = 0, np.int64(r == 0)
+                    if stage == ZERO:  # nodes of the sample's bucket: 1 zero, 2 sign, 3 + j exponent
+                        d, bit, node = 0, np.int64(r == 0), 1
                     elif stage == SIGN:
-                        d, bit = 1, np.int64(r < 0)
+                        d, bit, node = 1, np.int64(r < 0), 2
                     elif stage == EXPONENT:
-                        d, bit = 2 + j, np.int64(ex > j)
-                    else:
+                        d, bit, node = 2 + j, np.int64(ex > j), 3 + min(j, 12)
+                    else:  # of the exponent's bucket: 1 the first mantissa bit, 2 + it the second, 4 + k - 2 the rest
                         d, bit = 20 + min(ex, 17) * 4 + min(j, 3), (m >> (ex - 2 - j)) & 1
-                        ctx[0] = qf * 64 + (part if j < 2 else 0)
-                    sf = _mix(d, q, ctx, slots, table_bits, idx, st, weights, final, sel, sm, stretch_t)
+                        node = 1 if j == 0 else (part if j == 1 else 2 + min(j, 13))
+                    sf = _mix(d, q, ctx[7], slots, base, node, st, weights, final, sel, sm, stretch_t)
                     pm = squash(sf, squash_t)
                     a1, a2 = d * rctx.LEVELS + q, d * 32 + min(bit_length(emin), 31)
                     pa, ja, fa = apms.refine(apm, a1, sf)
@@ -103,8 +101,7 @@ def residual_kernel(decoding, img, bits, data, prm, tabs, slack):
                     mixer.final_train(final, d, sm, (bit << P_BITS) - pm, lr2, lr_shift)
                     apms.update(apm, a1, ja, fa, bit, apm_rate)
                     apms.update(apm2, a2, ja2, fa2, bit, apm_rate)
-                    for i in range(na):
-                        slots[idx[i]] = counters.update(slots[idx[i]], bit, recip, limit)
+                    counters.update_nodes(slots, base, node, bit, recip, limit)
                     if stage == ZERO:
                         zero, stage = bit, (DONE if bit else SIGN)
                     elif stage == SIGN:
@@ -113,6 +110,8 @@ def residual_kernel(decoding, img, bits, data, prm, tabs, slack):
                         j += bit
                         if not bit or j == bits:  # e = j (the encoder's ex already)
                             ex, stage, j = j, (MANTISSA if j >= 2 else DONE), np.int64(0)
+                            if ex >= 2:
+                                hashing.rebucket(slots, hashes, 16 + ex, table_bits, base)
                     else:
                         part = part * 2 + bit
                         j += 1
@@ -135,7 +134,7 @@ def residual_kernel(decoding, img, bits, data, prm, tabs, slack):
 
 Params = namedtuple("Params", "table_bits limit lr lr_shift quiet lr2 apm_rate")
 # The payload's first byte names a set; a set is never edited, a new one gets a new byte.
-PARAMS = {1: Params(table_bits=22, limit=127, lr=48, lr_shift=22, quiet=2048, lr2=64, apm_rate=7)}
+PARAMS = {1: Params(table_bits=16, limit=127, lr=48, lr_shift=22, quiet=2048, lr2=64, apm_rate=7)}
 DEFAULT_PARAMS = 1
 MIN_BITS = 9
 _NO_DATA = np.frombuffer(b"", np.uint8)
