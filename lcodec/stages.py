@@ -55,19 +55,33 @@ def model_stages(net, channels=None, bits=8):
     return [s for s in all_stages() if s.model and s.efforts and s.supports(net, channels, bits)]
 
 
+def _candidates(net, tile, bits):
+    """The stages that may code a tile: the model stages that support it, else the stages without a model."""
+    if net is not None and model_stages(net, tile.shape[2], bits):
+        return model_stages(net, tile.shape[2], bits)
+    return [s for s in all_stages() if not s.model and s.efforts and s.supports(None, tile.shape[2], bits)]
+
+
 def choose(net, tile, effort, bits=8):
     """(stage, settings) of the stage that codes a tile (h, w, C) of `bits`-bit samples at an effort: over net
     where a model stage supports the tile, else without it; of those, the one whose highest effort not above
-    `effort` is highest. None where none does (the fallback codes the tile)."""
-    model = net is not None and bool(model_stages(net, tile.shape[2], bits))
-    candidates = model_stages(net, tile.shape[2], bits) if model else [
-        s for s in all_stages() if not s.model and s.efforts and s.supports(None, tile.shape[2], bits)]
+    `effort` is highest (the first registered on a tie). None where none does (the fallback codes the tile)."""
+    candidates = _candidates(net, tile, bits)
     best, best_effort = None, 0
     for stage in candidates:
         usable = [e for e in stage.efforts if e <= effort]
         if usable and max(usable) > best_effort:
             best, best_effort = stage, max(usable)
     return None if best is None else (best, best.settings(net, tile, effort, bits))
+
+
+def alternatives(net, tile, effort, bits, chosen):
+    """[(stage, settings)] of the other stages without a model that code the tile at an effort of 3 or more: an
+    encoder that can wait tries them too and keeps the smallest payload (none below effort 3, none over a model)."""
+    if effort < 3 or chosen.model:
+        return []
+    return [(s, s.settings(net, tile, effort, bits)) for s in _candidates(None, tile, bits)
+            if s is not chosen and any(e <= effort for e in s.efforts)]
 
 
 def require_model(net, channels, bits, name):

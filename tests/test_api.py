@@ -43,8 +43,9 @@ def test_every_mode_round_trips_default_path(shared_data, models, mode):
     h = lcodec.read_header(learned)
     model_planes = mode in ("L", "LA", "RGB", "RGBA")
     other = h.methods[1:] if model_planes else h.methods  # alpha, indices, bilevel and deep planes
-    assert all(m == container.CONTEXT for m in other)  # fallback=False keeps the engine's payload
-    assert h.version == (5 if container.CONTEXT in h.methods else container.VERSION)
+    engine = container.RESIDUAL if mode == "I;16" else container.CONTEXT
+    assert all(m == engine for m in other)  # fallback=False keeps the engine's payload
+    assert h.version == (5 if {container.CONTEXT, container.RESIDUAL} & set(h.methods) else container.VERSION)
     if model_planes:
         assert h.methods[0] == container.MIXED
         assert h.model == models.DEFAULT_MODELS["rgb" if mode.startswith("RGB") else "gray"]

@@ -69,12 +69,13 @@ def cases(shared_data):
         # version 4: named modes, sequences of frames, kept PNG chunks, TIFF tags and colour maps; these cases are
         # files (bytes, suffix) read through lcodec.formats
         **deep_cases(shared_data, rgb),
-        # version 5: the mixing engine without the network (CONTEXT) on the planes no model codes
+        # version 5: the mixing engine without the network (CONTEXT, RESIDUAL) on the planes no model codes
         "v5-rgba-context": (Image.fromarray(np.dstack([np.asarray(rgb), np.asarray(rgb.convert("L"))])),
                             {"fallback": False, "tile": 16}),
         "v5-palette-context": (in_mode(rgb, "P"), {"fallback": False}),
         "v5-bilevel-context": (in_mode(rgb, "1"), {"fallback": False}),
-        "v5-i16-context": (in_mode(rgb, "I;16"), {"fallback": False}),
+        "v5-i16-context": (in_mode(rgb, "I;16"), {"fallback": False, "effort": 3}),  # CONTEXT, smaller here
+        "v5-i16-residual": (in_mode(rgb, "I;16"), {"fallback": False}),
     }
 
 
