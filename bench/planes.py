@@ -1,5 +1,6 @@
-"""The planes the network does not code (palette indices, alpha, bilevel and deep planes): the CONTEXT stage against
-the fallback's best, per plane, with seconds and an exactness check on every round trip.
+"""The planes the network does not code (palette indices, alpha, bilevel and deep planes): every stage without a
+model against the fallback's best (and deep planes against JPEG-XL e9), per plane, with seconds and an exactness
+check on every round trip.
 
 `python -m bench.planes [DIR...] [--json FILE]` (default: ../shared/data/graphics and ../shared/data/deep) prints a
 markdown table per kind and the totals. Images are read by lcodec's own input layer (16-bit colour at full depth).
@@ -17,8 +18,7 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 from bench.harness import IMAGE_SUFFIXES, git_commit, machine  # noqa: E402
-from lcodec import container, fallback, formats  # noqa: E402
-from lcodec.mixing import planes  # noqa: E402
+from lcodec import container, fallback, formats, stages  # noqa: E402
 from models.data import data_dir  # noqa: E402
 
 
@@ -40,34 +40,61 @@ def non_model_planes(frame):
     return out
 
 
+def model_free_stages(plane, bits):
+    """The stages without a model that code such a plane, by name."""
+    return {s.name: s for s in stages.all_stages() if not s.model and s.efforts and s.supports(None, plane.shape[2], bits)}
+
+
 def measure(plane, bits):
-    """Bytes of the fallback's best and of CONTEXT, and CONTEXT's encode and decode seconds (checked exact)."""
-    other = len(fallback.encode(plane, bits)[1])
-    t = time.perf_counter()
-    _, payload = planes.encode_tile(plane, bits)
-    enc = time.perf_counter() - t
-    t = time.perf_counter()
-    back = planes.decode_tile(payload, *plane.shape, bits, True)
-    dec = time.perf_counter() - t
-    if not np.array_equal(back.astype(np.uint16), plane.astype(np.uint16)):
-        raise SystemExit("bench.planes: a CONTEXT round trip is not exact")
-    return other, len(payload), enc, dec
+    """{codec: bytes} and {stage: (encode s, decode s)} of a plane: the fallback's best, every stage without a model
+    that codes it (each round trip checked exact) and, for deep planes, JPEG-XL e9 told the bits used."""
+    sizes, times = {"fallback": len(fallback.encode(plane, bits)[1])}, {}
+    for name, stage in model_free_stages(plane, bits).items():
+        t = time.perf_counter()
+        method, payload = stage.encode(None, plane, **stage.settings(None, plane, 3, bits))
+        enc = time.perf_counter() - t
+        t = time.perf_counter()
+        back = stage.decode(None, method, payload, *plane.shape, bits, True)
+        times[name] = (enc, time.perf_counter() - t)
+        if not np.array_equal(back.astype(np.uint16), plane.astype(np.uint16)):
+            raise SystemExit(f"bench.planes: a {name} round trip is not exact")
+        sizes[name] = len(payload)
+    if bits > 8:
+        import imagecodecs
+
+        used = max(int(plane.max()).bit_length(), 1)
+        sizes["jpegxl"] = len(imagecodecs.jpegxl_encode(plane if plane.shape[2] > 1 else plane[:, :, 0], effort=9,
+                                                        lossless=True, bitspersample=used, numthreads=1))
+    return sizes, times
+
+
+def _best(row, effort=3):
+    """What lcodec keeps of a plane at an effort: the smallest of the fallback's payload and its first stage's (2) or
+    every stage's (3)."""
+    coded = [k for k in row["bytes"] if k not in ("fallback", "jpegxl")]
+    return min([row["bytes"]["fallback"]] + [row["bytes"][k] for k in coded[: 1 if effort == 2 else None]])
 
 
 def table(rows):
-    lines = ["| kind | image | samples | fallback B | context B | ratio | enc s | dec s |", "|---|---|---|---|---|---|---|---|"]
+    names = sorted({k for r in rows for k in r["bytes"]}, key=lambda k: (k == "jpegxl", k != "fallback", k))
+    lines = [f"| kind | image | samples | {' | '.join(n + ' B' for n in names)} | effort 3 / fallback | "
+             "vs JPEG-XL | decode s |", "|---" * (len(names) + 6) + "|"]
     for r in rows:
-        lines.append(f"| {r['kind']} | {r['image']} | {r['samples']} | {r['fallback']} | {r['context']} | "
-                     f"{r['context'] / r['fallback']:.3f} | {r['enc_s']:.2f} | {r['dec_s']:.2f} |")
-    lines += ["", "| kind | planes | context smaller | fallback bits/sample | context bits/sample | ratio | ns/decision |",
-              "|---|---|---|---|---|---|---|"]
+        b = r["bytes"]
+        jxl = f"{_best(r) / b['jpegxl']:.3f}" if "jpegxl" in b else ""
+        dec = " ".join(f"{k} {v[1]:.2f}" for k, v in r["seconds"].items())
+        lines.append(f"| {r['kind']} | {r['image']} | {r['samples']} | {' | '.join(str(b.get(n, '')) for n in names)} | "
+                     f"{_best(r) / b['fallback']:.3f} | {jxl} | {dec} |")
+    lines += ["", f"| kind | planes | {' | '.join(n + ' bits/sample' for n in names)} | lcodec effort 2 | effort 3 | "
+              "effort 3 / fallback | effort 2 / JPEG-XL | effort 3 / JPEG-XL |", "|---" * (len(names) + 7) + "|"]
     for kind in sorted({r["kind"] for r in rows}):
         rs = [r for r in rows if r["kind"] == kind]
         n = sum(r["samples"] for r in rs)
-        fb, cx = sum(r["fallback"] for r in rs), sum(r["context"] for r in rs)
-        decisions = sum(r["samples"] * r["bits_coded"] for r in rs)
-        lines.append(f"| {kind} | {len(rs)} | {sum(r['context'] < r['fallback'] for r in rs)} | {8 * fb / n:.3f} | "
-                     f"{8 * cx / n:.3f} | {cx / fb:.3f} | {1e9 * sum(r['dec_s'] for r in rs) / decisions:.0f} |")
+        tot = {k: sum(r["bytes"][k] for r in rs) for k in names if all(k in r["bytes"] for r in rs)}
+        best2, best = sum(_best(r, 2) for r in rs), sum(_best(r) for r in rs)
+        jxl = f"{best2 / tot['jpegxl']:.3f} | {best / tot['jpegxl']:.3f}" if "jpegxl" in tot else " | "
+        lines.append(f"| {kind} | {len(rs)} | {' | '.join(f'{8 * tot[k] / n:.3f}' if k in tot else '' for k in names)} | "
+                     f"{8 * best2 / n:.3f} | {8 * best / n:.3f} | {best / tot['fallback']:.3f} | {jxl} |")
     return "\n".join(lines)
 
 
@@ -77,14 +104,14 @@ def main(argv=None):
     parser.add_argument("--json", metavar="FILE", help="write the rows, machine and commit as JSON")
     args = parser.parse_args(argv)
     dirs = [Path(d) for d in args.dirs] or [data_dir("graphics"), data_dir("deep")]
-    planes.encode_tile(np.zeros((4, 4, 1), np.uint8), 8)  # compile before timing
+    for bits in (8, 16):  # compile before timing
+        measure((np.arange(64).reshape(8, 8, 1) * (bits - 7)).astype(np.uint8 if bits == 8 else np.uint16), bits)
     rows = []
     for path in sorted(p for d in dirs for p in d.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
         for kind, plane, bits in non_model_planes(formats.read(path, metadata=False).frames[0]):
-            other, ours, enc, dec = measure(plane, bits)
-            rows.append({"kind": kind, "image": path.name, "samples": plane.size, "bits_coded": planes.used_bits(plane),
-                         "fallback": other, "context": ours, "enc_s": enc, "dec_s": dec})
-            print(f"{kind} {path.name}: {ours / other:.3f}", file=sys.stderr, flush=True)
+            sizes, times = measure(plane, bits)
+            rows.append({"kind": kind, "image": path.name, "samples": plane.size, "bytes": sizes, "seconds": times})
+            print(f"{kind} {path.name}: {sizes}", file=sys.stderr, flush=True)
     print(table(rows))
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": machine(), "commit": git_commit(), "rows": rows}, indent=1))
