@@ -1,8 +1,9 @@
-"""Method RESIDUAL: deep planes (9 to 16 bits, gray or colour) without the network. Each sample is predicted
-(`residual_predict`) and its residual r coded as binary decisions: r = 0?, then its sign, then e = bl(|r| - 1) in
-unary, then the e - 1 bits below the top one of |r| - 1. A typical sample takes a few decisions where the plane is
-smooth, about 2 bl(|r|) where it is noisy. Each decision mixes the counters of the contexts of `residual_contexts`
-(hashed with the decision), refined by two APMs: the parts of MIXED (FORMAT.md section 4.1)."""
+"""Method RESIDUAL: planes of 16-bit samples (gray or colour, B = 1 to 16 bits used) without the network. Each
+sample is predicted (`residual_predict`) and its residual r coded as binary decisions: r = 0?, then its sign, then
+e = bl(|r| - 1) in unary, then the e - 1 bits below the top one of |r| - 1. A typical sample takes a few decisions
+where the plane is smooth, about 2 bl(|r|) where it is noisy. Each decision mixes the counters of the contexts of
+`residual_contexts` (a bucket per context and sample, another per exponent for the mantissa), refined by two APMs:
+the parts of MIXED (FORMAT.md section 4.1)."""
 
 from collections import namedtuple
 
@@ -136,14 +137,13 @@ Params = namedtuple("Params", "table_bits limit lr lr_shift quiet lr2 apm_rate")
 # The payload's first byte names a set; a set is never edited, a new one gets a new byte.
 PARAMS = {1: Params(table_bits=16, limit=127, lr=48, lr_shift=22, quiet=2048, lr2=64, apm_rate=7)}
 DEFAULT_PARAMS = 1
-MIN_BITS = 9
 _NO_DATA = np.frombuffer(b"", np.uint8)
 
 
 def encode_tile(tile, config=DEFAULT_PARAMS):
     """(RESIDUAL, payload) of a plane group (h, w, c) of 16-bit samples: the parameter byte, the bits coded (the
-    tile's widest sample's, at least MIN_BITS), then the stream."""
-    bits = max(int(tile.max()).bit_length(), MIN_BITS)
+    tile's widest sample's, at least 1), then the stream."""
+    bits = max(int(tile.max()).bit_length(), 1)
     img = np.array(tile, dtype=np.uint16, order="C")
     p = PARAMS[config]
     stream, _ = residual_kernel(False, img, bits, _NO_DATA, p, tables(p.limit), -1)
@@ -154,7 +154,7 @@ def decode_tile(payload, h, w, c, strict):
     """The (h, w, c) uint16 plane group of a RESIDUAL payload; any bytes decode to some samples, never crash or
     hang; strict: a stream that runs more than SLACK bytes past its end is a FormatError."""
     payload = bytes(payload)
-    if len(payload) < 2 or payload[0] not in PARAMS or not MIN_BITS <= payload[1] <= 16:
+    if len(payload) < 2 or payload[0] not in PARAMS or not 1 <= payload[1] <= 16:
         raise FormatError("bad residual payload header")
     p = PARAMS[payload[0]]
     img = np.zeros((h, w, c), np.uint16)
