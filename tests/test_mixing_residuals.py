@@ -20,7 +20,7 @@ def test_round_trip_every_depth_and_channel_count(bits):
             tile = tile.astype(np.uint16)
             method, payload = residuals.encode_tile(tile)
             assert method == container.RESIDUAL and payload[:2] == bytes([1, max(int(tile.max()).bit_length(), 1)])
-            assert np.array_equal(residuals.decode_tile(payload, 11, 9, c, True), tile)
+            assert np.array_equal(residuals.decode_tile(payload, 11, 9, c, 16, True), tile)
     noise = rng.integers(0, top + 1, (32, 32, 1)).astype(np.uint16)
     assert 8 * len(residuals.encode_tile(noise)[1]) < 1024 * (bits + 2)  # noise: its bits and a sign (the fallback
     # is kept where that is smaller)
@@ -29,13 +29,15 @@ def test_round_trip_every_depth_and_channel_count(bits):
 def test_garbage_payloads_decode_or_refuse():
     rng = np.random.default_rng(3)
     for n in (0, 1, 7, 300):
-        out = residuals.decode_tile(bytes([1, 12]) + rng.bytes(n), 6, 7, 2, False)
+        out = residuals.decode_tile(bytes([1, 12]) + rng.bytes(n), 6, 7, 2, 16, False)
         assert out.shape == (6, 7, 2) and out.dtype == np.uint16 and out.max() < 4096
     for bad in (b"", b"\x01", b"\x02\x0c", b"\x01\x00", b"\x01\x11"):
         with pytest.raises(FormatError):
-            residuals.decode_tile(bad + b"\0" * 4, 4, 4, 1, True)
+            residuals.decode_tile(bad + b"\0" * 4, 4, 4, 1, 16, True)
+    with pytest.raises(FormatError, match="8-bit samples"):
+        residuals.decode_tile(residuals.encode_tile(np.ones((4, 4, 1), np.uint16))[1], 4, 4, 1, 8, True)
     with pytest.raises(FormatError, match="exhausted"):
-        residuals.decode_tile(bytes([1, 16]) + rng.bytes(3), 40, 40, 1, True)
+        residuals.decode_tile(bytes([1, 16]) + rng.bytes(3), 40, 40, 1, 16, True)
 
 
 @pytest.mark.parametrize("name", ["sunpy_trace_171_1998-05-19.png", "neubias_hela-cells_rgb.png"])
@@ -54,3 +56,25 @@ def test_deep_images_through_the_api(shared_data, name):
     assert len(data) < len(fallback.encode(plane, 16)[1])
     bits = max(int(arr.max()).bit_length(), 1)
     assert len(data) < len(imagecodecs.jpegxl_encode(arr, effort=9, lossless=True, bitspersample=bits))
+
+
+CHECK_VALUES = [  # FORMAT.md section 4.3.14: (tile, payload)
+    (np.array([[[5]]]), "010338"),
+    (np.array([[0, 1, 1], [1, 0, 1]])[:, :, None], "01018d37"),
+    ((331 * np.arange(12)).reshape(3, 4, 1), "010c9fd29feb5478e4d78e82829e6cab59acce0adb8bc8d6b9220f"),
+    (np.full((4, 4, 1), 1000), "010a3fff3fc13c"),
+    (np.array([40000, 39000, 41000, 65535]).reshape(4, 1, 1), "01103fffce1db6389a20ce974f855324"),
+    (np.array([0, 65535, 0, 65535, 0]).reshape(1, 5, 1), "01109fe03fff86e51151cba87709a3"),
+    (np.array([[[0, 65535, 0], [65535, 0, 65535], [0, 0, 65535]], [[65535, 65535, 0], [0, 65535, 65535], [65535, 0, 0]]]),
+     "01109fe03fff86e57f41f27fe46283a042295398ec8d6a2e4974372e7cac710b64da4b563a49f71377a2a15d98f7d2bc6fe58f5e9d4d1cf2d1"
+     "730a76d8"),
+    ((256 + (97 * np.arange(50)) % 61).reshape(5, 5, 2),
+     "01093fdfcf06e67648edd0afb3c5f575bd6b721197e30ba93e75901e18bb7341150fbe3e107f34bb65d29505764a4eb0d52b9748e8c6"),
+]
+
+
+@pytest.mark.parametrize("tile, payload", CHECK_VALUES)
+def test_the_spec_check_values(tile, payload):
+    tile = tile.astype(np.uint16)
+    assert residuals.encode_tile(tile) == (container.RESIDUAL, bytes.fromhex(payload))
+    assert np.array_equal(residuals.decode_tile(bytes.fromhex(payload), *tile.shape, 16, True), tile)

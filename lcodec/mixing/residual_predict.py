@@ -47,7 +47,7 @@ def predictions(img, y, x, ch, nb, p):
     p[3] = (n_ + ne - nne) * 16
     p[4] = (w_ + ne - n_) * 16
     p[5] = (w_ + n_) * 8 + (ne - nw) * 4
-    p[6] = (w_ * 3 + ne * 3 + n_ * 2 - nw * 2 - ww - nn) * 2
+    p[6] = (w_ * 3 + ne * 3 + n_ * 2 - nw * 2 - ww - nn) * 4
     p[7] = ne * 16
     if ch > 0:
         x0, w0, n0, nw0 = (np.int64(img[y, x, ch - 1]), _at(img, y, x - 1, ch - 1), _at(img, y - 1, x, ch - 1),
@@ -92,13 +92,13 @@ def learn(err, cur, x, ch, p, v):
 @njit(cache=True, nogil=True, inline="always")
 def bias(bsum, bcnt, ch, b):
     """The mean error of the blend seen in bias context b, in 1/16 (0 before any)."""
-    return (bsum[ch, b] * 16) // bcnt[ch, b] if bcnt[ch, b] > 0 else np.int64(0)
+    return bsum[ch, b] // bcnt[ch, b] if bcnt[ch, b] > 0 else np.int64(0)
 
 
 @njit(cache=True, nogil=True, inline="always")
 def learn_bias(bsum, bcnt, ch, b, v, pb):
     """Context b after a sample v whose blend was pb (1/16)."""
-    bsum[ch, b] += (v * 16 - pb) // 16
+    bsum[ch, b] += v * 16 - pb
     bcnt[ch, b] += 1
     if bcnt[ch, b] >= BIAS_LIMIT:
         bsum[ch, b] //= 2

@@ -18,7 +18,7 @@ from lcodec.mixing import apm as apms, counters, hashing, mixer, residual_contex
 from lcodec.mixing.logistic import P_BITS, ST_FRAC, squash, tables
 from lcodec.model.fixed_point import bit_length
 
-DECISIONS = 96  # decision classes: 0 zero, 1 sign, 2 + j exponent, 20 + 4 min(e, 17) + min(k, 3) mantissa bit k
+DECISIONS = 78  # decision classes: 0 zero, 1 sign, 2 + j exponent, 18 + 4 (e - 2) + min(k, 3) mantissa bit k
 ZERO, SIGN, EXPONENT, MANTISSA, DONE = 0, 1, 2, 3, 4
 
 
@@ -85,7 +85,7 @@ def residual_kernel(decoding, img, bits, data, prm, tabs, slack):
                     elif stage == EXPONENT:
                         d, bit, node = 2 + j, np.int64(ex > j), 3 + min(j, 12)
                     else:  # of the exponent's bucket: 1 the first mantissa bit, 2 + it the second, 4 + k - 2 the rest
-                        d, bit = 20 + min(ex, 17) * 4 + min(j, 3), (m >> (ex - 2 - j)) & 1
+                        d, bit = 18 + (ex - 2) * 4 + min(j, 3), (m >> (ex - 2 - j)) & 1
                         node = 1 if j == 0 else (part if j == 1 else 2 + min(j, 13))
                     sf = _mix(d, q, ctx[7], slots, base, node, st, weights, final, sel, sm, stretch_t)
                     pm = squash(sf, squash_t)
@@ -125,7 +125,8 @@ def residual_kernel(decoding, img, bits, data, prm, tabs, slack):
                     v = np.int64(img[y, x, ch])
                 rp.learn(err, cur, x, ch, p, v)
                 res[cur, x + 1, ch] = v - big_p
-                rp.learn_bias(bsum, bcnt, ch, bc, v, pb)
+                if y or x:  # the tile's first pixel has no neighbours: its error says nothing of the blend
+                    rp.learn_bias(bsum, bcnt, ch, bc, v, pb)
             if decoding and 0 <= slack < np.int64(dpos) - data.shape[0]:
                 return buf, np.int64(dpos)
     if decoding:
@@ -150,10 +151,12 @@ def encode_tile(tile, config=DEFAULT_PARAMS):
     return RESIDUAL, bytes([config, bits]) + stream.tobytes()
 
 
-def decode_tile(payload, h, w, c, strict):
+def decode_tile(payload, h, w, c, storage_bits, strict):
     """The (h, w, c) uint16 plane group of a RESIDUAL payload; any bytes decode to some samples, never crash or
     hang; strict: a stream that runs more than SLACK bytes past its end is a FormatError."""
     payload = bytes(payload)
+    if storage_bits != 16:
+        raise FormatError(f"residual tile in a group of {storage_bits}-bit samples (only 16-bit groups have them)")
     if len(payload) < 2 or payload[0] not in PARAMS or not 1 <= payload[1] <= 16:
         raise FormatError("bad residual payload header")
     p = PARAMS[payload[0]]
@@ -169,6 +172,6 @@ def decode_tile(payload, h, w, c, strict):
 STAGE = stages.Stage(
     "residual", (RESIDUAL,), (2, 3), lambda net, channels, bits: bits > 8, lambda net, tile, effort, bits: {},
     lambda net, tile: encode_tile(tile),
-    lambda net, method, payload, h, w, c, bits, strict: decode_tile(payload, h, w, c, strict),
+    lambda net, method, payload, h, w, c, bits, strict: decode_tile(payload, h, w, c, bits, strict),
     model=False,
 )
