@@ -15,7 +15,7 @@ def describe(name, h):
     lines += [
         f"tiles: {h.tile}x{h.tile}, {tx}x{ty} tiles; methods: {methods}",
         f"model: {h.model} (sha256 {h.model_sha256}), coder precision {h.precision}" if h.model
-        else "model: none (fallback methods only)",
+        else "model: none (no method of the file needs one)",
     ]
     if h.palette is not None:
         lines.append(f"palette: {len(h.palette) // len(h.palette_mode)} {h.palette_mode} entries")
