@@ -100,6 +100,26 @@ def match_key(S, y, x, c):
 
 # -- 4.2.3 state, 4.2.8 - 4.2.10 a decision -----------------------------------------------------------------------
 
+
+def train_mixers(rows, fr, s, t, pm, b, prm, stats):
+    """Sections 4.1.15 and 4.2.10: the three selected first-layer rows (unless quiet) and the final mixer's row fr,
+    after bit b; s the inputs, t the rows' logits, pm the final mixer's probability."""
+    for row, tm in zip(rows, t):
+        err = 65536 * b - SQUASH[tm + 4095]
+        if abs(err) > prm.quiet:
+            k = (err * prm.lr) >> 10
+            for i, si in enumerate(s):
+                v = row[i] + ((si * k) >> (prm.lr_shift - 10))
+                if not -WEIGHT_LIMIT <= v <= WEIGHT_LIMIT:
+                    v = WEIGHT_LIMIT if v > 0 else -WEIGHT_LIMIT
+                    stats["weight clamp"] += 1
+                row[i] = v
+        else:
+            stats["quiet"] += 1
+    err = 65536 * b - pm
+    for m in range(3):
+        fr[m] += (t[m] * err * prm.lr2) >> prm.lr_shift
+
 class _Mixing:
     """The per-tile state of section 4.2.3 and the work of one decision (sections 4.2.8 to 4.2.10)."""
 
@@ -166,21 +186,7 @@ class _Mixing:
         p = _clamp((pm * 3 + pa) >> 2, 1, 65535)
         b = coder.code(bit, p)
         # 4.2.10: every decision learns; the six updates touch separate state
-        for row, tm in zip(rows, t):
-            err = 65536 * b - SQUASH[tm + 4095]
-            if abs(err) > prm.quiet:
-                k = (err * prm.lr) >> 10
-                for i, si in enumerate(s):
-                    v = row[i] + ((si * k) >> (prm.lr_shift - 10))
-                    if not -WEIGHT_LIMIT <= v <= WEIGHT_LIMIT:
-                        v = WEIGHT_LIMIT if v > 0 else -WEIGHT_LIMIT
-                        stats["weight clamp"] += 1
-                    row[i] = v
-            else:
-                stats["quiet"] += 1
-        err = 65536 * b - pm
-        for m in range(3):
-            fr[m] += (t[m] * err * prm.lr2) >> prm.lr_shift
+        train_mixers(rows, fr, s, t, pm, b, prm, stats)
         tau = 65535 * b
         apm[j] += ((tau - apm[j]) * (256 - phi)) >> (prm.apm_rate + 8)
         apm[j + 1] += ((tau - apm[j + 1]) * phi) >> (prm.apm_rate + 8)
