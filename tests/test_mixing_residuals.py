@@ -10,20 +10,24 @@ from lcodec.errors import FormatError
 from lcodec.mixing import residuals
 
 
+@pytest.mark.parametrize("config", sorted(residuals.PARAMS))
 @pytest.mark.parametrize("bits", range(9, 17))
-def test_round_trip_every_depth_and_channel_count(bits):
+def test_round_trip_every_depth_and_channel_count(bits, config):
     rng = np.random.default_rng(bits)
     top = (1 << bits) - 1
     for c in (1, 2, 3, 4):
         smooth = np.add.outer(np.arange(11), np.arange(9))[:, :, None] * (top // 20) + np.arange(c) * 7
         for tile in (rng.integers(0, top + 1, (11, 9, c)), smooth, np.full((11, 9, c), top), np.zeros((11, 9, c))):
             tile = tile.astype(np.uint16)
-            method, payload = residuals.encode_tile(tile)
-            assert method == container.RESIDUAL and payload[:2] == bytes([1, max(int(tile.max()).bit_length(), 1)])
+            method, payload = residuals.encode_tile(tile, config)
+            assert method == container.RESIDUAL and payload[:2] == bytes([config, max(int(tile.max()).bit_length(), 1)])
             assert np.array_equal(residuals.decode_tile(payload, 11, 9, c, 16, True), tile)
+    # noise costs about its bits and a sign while the tile's statistics are learned, then less than half a bit more
+    # (tiling keeps the fallback where that is smaller)
     noise = rng.integers(0, top + 1, (32, 32, 1)).astype(np.uint16)
-    assert 8 * len(residuals.encode_tile(noise)[1]) < 1024 * (bits + 2)  # noise: its bits and a sign (the fallback
-    # is kept where that is smaller)
+    assert 8 * len(residuals.encode_tile(noise, config)[1]) < 1024 * (bits + 2.5)
+    noise = rng.integers(0, top + 1, (256, 256, 1)).astype(np.uint16)
+    assert 8 * len(residuals.encode_tile(noise, config)[1]) < noise.size * (bits + 0.5)
 
 
 def test_garbage_payloads_decode_or_refuse():
@@ -31,7 +35,7 @@ def test_garbage_payloads_decode_or_refuse():
     for n in (0, 1, 7, 300):
         out = residuals.decode_tile(bytes([1, 12]) + rng.bytes(n), 6, 7, 2, 16, False)
         assert out.shape == (6, 7, 2) and out.dtype == np.uint16 and out.max() < 4096
-    for bad in (b"", b"\x01", b"\x02\x0c", b"\x01\x00", b"\x01\x11"):
+    for bad in (b"", b"\x01", b"\x03\x0c", b"\x00\x0c", b"\x01\x00", b"\x02\x11"):
         with pytest.raises(FormatError):
             residuals.decode_tile(bad + b"\0" * 4, 4, 4, 1, 16, True)
     with pytest.raises(FormatError, match="8-bit samples"):
@@ -58,7 +62,7 @@ def test_deep_images_through_the_api(shared_data, name):
     assert len(data) < len(imagecodecs.jpegxl_encode(arr, effort=9, lossless=True, bitspersample=bits))
 
 
-CHECK_VALUES = [  # FORMAT.md section 4.3.14: (tile, payload)
+CHECK_VALUES = [  # FORMAT.md section 4.3.14: (tile, payload of set 1)
     (np.array([[[5]]]), "010338"),
     (np.array([[0, 1, 1], [1, 0, 1]])[:, :, None], "01018d37"),
     ((331 * np.arange(12)).reshape(3, 4, 1), "010c9fd29feb5478e4d78e82829e6cab59acce0adb8bc8d6b9220f"),
@@ -73,8 +77,26 @@ CHECK_VALUES = [  # FORMAT.md section 4.3.14: (tile, payload)
 ]
 
 
-@pytest.mark.parametrize("tile, payload", CHECK_VALUES)
-def test_the_spec_check_values(tile, payload):
+FIT_TILES = [  # tiles where set 2's least-squares fit has features (y >= 3, x >= 4) and mantissas are long
+    ((np.arange(6)[:, None] * 1171 + np.arange(7) * 523 + (np.arange(42).reshape(6, 7) * 7919) % 4001) % 65536)[:, :, None],
+    (np.add.outer(np.arange(5), np.arange(6))[:, :, None] * 2003 + np.arange(3) * 911
+     + (np.arange(90).reshape(5, 6, 3) * 12345) % 2999) % 65536,
+]
+CHECK_VALUES_2 = [  # FORMAT.md section 4.3.14: (tile, payload of set 2)
+    (CHECK_VALUES[2][0], "020c9fd29f92bf53b8fa91582e0cbf58958b111e9a322790f8"),
+    (CHECK_VALUES[7][0], "02093fdfd0256d9f03a28b3e9acb5d126798faaaea991a70bf729c71a05a8dd05c3587e37cc3449d8beee1935c8a219a3fb3f38c"
+                         "a5"),
+    (FIT_TILES[0], "020e9fdf4bb553bc8a000ab7e88ded4d2941a7b9341ff5533269fde244c8ae7578c0fb3c610b46e571dea242a8ae8888668da2"
+                   "cad5a41c"),
+    (FIT_TILES[1], "020f9fdcb92379124567cff63ea6dfeaec06fdb180640f78cebb9a4fc38450bb91eaf9d9e3b502b12d4c8b6b00b34b9cb9b98e59"
+                   "0a1aaba68050881996e8b47b0306f96a41aa0093ab1f314f12933367095c985adcbb9bd6b34d6b732d26912a397959ea1c6356b3"
+                   "411f52ff2fd0c273f68472f0cb3cfe1f0d6d55288491099beebc38d59dced7895ab9b626f0c7db2b5161048783111011eb0eb238"
+                   "9202a2fe9f375a0c9d1230db188690a18452"),
+]
+
+
+@pytest.mark.parametrize("config, tile, payload", [(1, t, p) for t, p in CHECK_VALUES] + [(2, t, p) for t, p in CHECK_VALUES_2])
+def test_the_spec_check_values(config, tile, payload):
     tile = tile.astype(np.uint16)
-    assert residuals.encode_tile(tile) == (container.RESIDUAL, bytes.fromhex(payload))
+    assert residuals.encode_tile(tile, config) == (container.RESIDUAL, bytes.fromhex(payload))
     assert np.array_equal(residuals.decode_tile(bytes.fromhex(payload), *tile.shape, 16, True), tile)

@@ -20,6 +20,13 @@ def stretch_of(s, stretch):
 
 
 @njit(cache=True, nogil=True, inline="always")
+def probability(s, p_bits):
+    """The counter's probability of a 1 in p_bits bits, within [1, 2^p_bits - 1]."""
+    p = np.int64((s >> (32 - CTR_BITS)) ^ CTR_HALF) >> (CTR_BITS - p_bits)
+    return min(max(p, 1), (1 << p_bits) - 1)
+
+
+@njit(cache=True, nogil=True, inline="always")
 def update(s, bit, recip, limit):
     """The counter after coding bit: its probability moves 1/(n + 1.5) of the way, its count n goes up to limit."""
     p = np.int64((s >> (32 - CTR_BITS)) ^ CTR_HALF)

@@ -7,7 +7,7 @@ from numba import njit
 from lcodec.model.fixed_point import bit_length
 
 NAMES = ("activity", "activity_signs", "w_n_residuals", "agreement", "intensity", "far_residuals", "w_n_offsets",
-         "channel", "grad_offsets", "plane_offsets", "log_intensity")
+         "channel", "grad_offsets", "plane_offsets", "log_intensity", "fit_offset")  # the last in parameter sets with the fit
 LEVELS = 20  # activity levels
 
 
@@ -29,8 +29,9 @@ def activity(res, cur, up, x, ch):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def compute(res, cur, up, up2, y, x, ch, bits, nb, p, big_p, emin, e, q, sg, ctx):
-    """Every context of a sample predicted as big_p into ctx (len(NAMES))."""
+def compute(res, cur, up, up2, y, x, ch, bits, nb, p, n, big_p, emin, e, q, sg, ctx):
+    """Every context of a sample predicted as big_p into ctx (len(NAMES)); p[:n] the predictions, the ninth (if n is
+    9) the least-squares fit's."""
     xr = min(x + 1, res.shape[1] - 3) + 1
     rw, rn, rnw, rne = res[cur, x, ch], res[up, x + 1, ch], res[up, x, ch], res[up, xr, ch]
     rww = res[cur, max(x - 1, 0), ch]
@@ -38,7 +39,7 @@ def compute(res, cur, up, up2, y, x, ch, bits, nb, p, big_p, emin, e, q, sg, ctx
     b2 = bit_length(e2)
     qf = b2 * 2 + ((e2 >> (b2 - 2)) & 1 if b2 >= 2 else 0)  # half-octave activity, over WW and NN too
     pmax, pmin = p[0], p[0]
-    for k in range(1, p.shape[0]):
+    for k in range(1, n):
         pmax, pmin = max(pmax, p[k]), min(pmin, p[k])
     bp = bit_length(big_p)
     lp = bp * 4 + ((big_p >> (bp - 3)) & 3 if bp >= 3 else big_p & 3)
@@ -53,3 +54,5 @@ def compute(res, cur, up, up2, y, x, ch, bits, nb, p, big_p, emin, e, q, sg, ctx
     ctx[8] = (_signed_log(p[2] - big_p * 16, 3) * 64 + _signed_log(p[3] - big_p * 16, 3)) * 4 + ch
     ctx[9] = (_signed_log(p[4] - big_p * 16, 3) * 64 + _signed_log(p[6] - big_p * 16, 3)) * 4 + ch
     ctx[10] = (lp * 32 + (q >> 1)) * 4 + ch + (np.int64(min(nb[0], nb[1]) == 0) << 20)
+    if n > 8:
+        ctx[11] = (_signed_log(p[8] - big_p * 16, 2) * 32 + (q >> 1)) * 4 + ch

@@ -1,13 +1,14 @@
-"""The prediction of method RESIDUAL: eight causal predictors of a deep sample, blended by their recent errors around
-the pixel (the predictor that was right nearby weighs most), plus a learned bias per small context. Values are in
-1/16 of a sample, so the blend keeps a fraction."""
+"""The prediction of method RESIDUAL: eight causal predictors of a deep sample (and, in parameter set 2, the online
+least-squares fit of `residual_ols`), blended by their recent errors around the pixel (the predictor that was right
+nearby weighs most), plus a learned bias per small context. Values are in 1/16 of a sample, so the blend keeps a
+fraction."""
 
 import numpy as np
 from numba import njit
 
 from lcodec.model.fixed_point import bit_length
 
-N_PREDICTORS = 8
+N_PREDICTORS = 9  # eight fixed, then the least-squares fit where the parameter set has it
 BIAS_CONTEXTS = 27 * 20  # three neighbours' residual signs, by activity
 BIAS_LIMIT = 64          # a bias context's count is halved here, so it follows drift
 
@@ -61,12 +62,13 @@ def predictions(img, y, x, ch, nb, p):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def blend(err, esum, cur, up, y, x, ch, p):
-    """(the blend in 1/16, the smallest error sum): each prediction weighs 2^32 / (e^2 + 1), e its errors at W, N,
-    NW and NE (4 x W's on the first row), scaled down together so that the smallest stays under 2^10."""
+def blend(err, esum, cur, up, y, x, ch, p, n, fit_weight):
+    """(the blend of the first n predictions in 1/16, their smallest error sum): each weighs 2^32 / (e^2 + 1), e its
+    errors at W, N, NW and NE (4 x W's on the first row), scaled down together so that the smallest stays under 2^10;
+    the ninth's e is first multiplied by fit_weight / 16."""
     xr = min(x + 1, err.shape[1] - 3) + 1
     emin = np.int64(1) << 62
-    for k in range(N_PREDICTORS):
+    for k in range(n):
         es = err[up, x + 1, ch, k] + err[cur, x, ch, k] + err[up, x, ch, k] + err[up, xr, ch, k] if y > 0 else \
             err[cur, x, ch, k] * 4
         esum[k] = es
@@ -74,8 +76,10 @@ def blend(err, esum, cur, up, y, x, ch, p):
     s = max(bit_length(emin) - 10, 0)
     num = np.int64(0)
     den = np.int64(0)
-    for k in range(N_PREDICTORS):
+    for k in range(n):
         e = esum[k] >> s
+        if k == 8:
+            e = e * fit_weight >> 4
         wk = (np.int64(1) << 32) // (e * e + 1)
         num += wk * p[k]
         den += wk
@@ -83,9 +87,9 @@ def blend(err, esum, cur, up, y, x, ch, p):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def learn(err, cur, x, ch, p, v):
-    """Each predictor's error at this sample, in whole samples, for the pixels to come."""
-    for k in range(N_PREDICTORS):
+def learn(err, cur, x, ch, p, n, v):
+    """Each of the n predictors' error at this sample, in whole samples, for the pixels to come."""
+    for k in range(n):
         err[cur, x + 1, ch, k] = abs(v * 16 - p[k]) >> 4
 
 

@@ -3,7 +3,8 @@ sample is predicted (`residual_predict`) and its residual r coded as binary deci
 e = bl(|r| - 1) in unary, then the e - 1 bits below the top one of |r| - 1. A typical sample takes a few decisions
 where the plane is smooth, about 2 bl(|r|) where it is noisy. Each decision mixes the counters of the contexts of
 `residual_contexts` (a bucket per context and sample, another per exponent for the mantissa), refined by two APMs:
-the parts of MIXED (FORMAT.md section 4.1)."""
+the parts of MIXED (FORMAT.md section 4.1). Parameter set 2 adds an online least-squares fit (`residual_ols`) to the
+predictors, and codes the low mantissa bits, which are close to even, with one counter each instead of the mix."""
 
 from collections import namedtuple
 
@@ -14,7 +15,8 @@ from lcodec import stages
 from lcodec.container import RESIDUAL
 from lcodec.entropy.range_coder import SLACK, dec_begin, dec_bit, enc_begin, enc_bit, enc_end, max_encoded_size
 from lcodec.errors import FormatError
-from lcodec.mixing import apm as apms, counters, hashing, mixer, residual_contexts as rctx, residual_predict as rp
+from lcodec.mixing import apm as apms, counters, hashing, mixer, residual_contexts as rctx, residual_ols as ols
+from lcodec.mixing import residual_predict as rp
 from lcodec.mixing.logistic import P_BITS, ST_FRAC, squash, tables
 from lcodec.model.fixed_point import bit_length
 
@@ -35,13 +37,16 @@ def _mix(d, q, wsel, slots, base, node, st, weights, final, sel, sm, stretch_t):
 
 
 @njit(cache=True, nogil=True)
-def residual_kernel(decoding, img, bits, data, prm, tabs, slack):
+def residual_kernel(decoding, img, bits, data, prm, tabs, slack, fit):
     """Encode img (uint16 (h, w, c), samples < 2**bits) -> (stream, 0), or decode data into img -> (empty, bytes
     read), stopping once more than `slack` bytes past the end of data are read (slack >= 0)."""
     h, w, c = img.shape
     squash_t, stretch_t, _, recip = tabs
-    table_bits, limit, lr, lr_shift, quiet, lr2, apm_rate = prm
-    na = len(rctx.NAMES)
+    table_bits, limit, lr, lr_shift, quiet, lr2, apm_rate, fit_shift, fit_every, fit_weight, light_from = prm
+    n_pred = rp.N_PREDICTORS if fit_shift else rp.N_PREDICTORS - 1
+    na = len(rctx.NAMES) if fit_shift else len(rctx.NAMES) - 1
+    fit_a, fit_b, fit_w, fit_f = fit
+    fit_n, fit_ref = 0, np.int64(0)
     maxv = (np.int64(1) << bits) - 1
     slots = hashing.new_tables(na, table_bits)
     act, hashes, base = np.arange(na), np.zeros(na, np.uint64), np.zeros(na, np.int64)
@@ -52,11 +57,12 @@ def residual_kernel(decoding, img, bits, data, prm, tabs, slack):
     apm = apms.new_maps(DECISIONS * rctx.LEVELS, squash_t)
     apm2 = apms.new_maps(DECISIONS * 32, squash_t)
     sel, sm = np.zeros(mixer.SETS, np.int64), np.zeros(mixer.SETS, np.int64)
-    err = np.zeros((3, w + 2, c, rp.N_PREDICTORS), np.int64)
+    err = np.zeros((3, w + 2, c, n_pred), np.int64)
     res = np.zeros((3, w + 2, c), np.int64)
     bsum, bcnt = np.zeros((c, rp.BIAS_CONTEXTS), np.int64), np.zeros((c, rp.BIAS_CONTEXTS), np.int64)
     nb, p, esum = np.zeros(7, np.int64), np.zeros(rp.N_PREDICTORS, np.int64), np.zeros(rp.N_PREDICTORS, np.int64)
-    ctx = np.zeros(na, np.int64)
+    ctx = np.zeros(len(rctx.NAMES), np.int64)
+    light = np.zeros((17 * 16 if light_from < 16 else 0, rctx.LEVELS), np.uint32)  # per exponent, bit, activity
     one = 1 << P_BITS
     buf = np.empty(0 if decoding else max_encoded_size(h * w * c * (2 * bits + 1), P_BITS), np.uint8)
     low, rng, cache, pending, carry, pos, started = enc_begin()
@@ -67,11 +73,14 @@ def residual_kernel(decoding, img, bits, data, prm, tabs, slack):
             for ch in range(c):
                 rp.neighbours(img, y, x, ch, nb)
                 rp.predictions(img, y, x, ch, nb, p)
-                pb, emin = rp.blend(err, esum, cur, up, y, x, ch, p)
+                if fit_shift:
+                    fit_n, fit_ref = ols.features(img, y, x, ch, fit_f)
+                    p[8] = ols.predict(fit_w, fit_f, fit_n, ch, fit_ref)
+                pb, emin = rp.blend(err, esum, cur, up, y, x, ch, p, n_pred, fit_weight)
                 q, sg, e = rctx.activity(res, cur, up, x, ch)
                 bc = q * 27 + sg
                 big_p = min(max((pb + rp.bias(bsum, bcnt, ch, bc) + 8) >> 4, 0), maxv)
-                rctx.compute(res, cur, up, up2, y, x, ch, bits, nb, p, big_p, emin, e, q, sg, ctx)
+                rctx.compute(res, cur, up, up2, y, x, ch, bits, nb, p, n_pred, big_p, emin, e, q, sg, ctx)
                 hashing.buckets(slots, ctx, act, ch, table_bits, hashes, base)
                 r = np.int64(img[y, x, ch]) - big_p if not decoding else np.int64(0)
                 m = abs(r) - 1
@@ -87,22 +96,30 @@ def residual_kernel(decoding, img, bits, data, prm, tabs, slack):
                     else:  # of the exponent's bucket: 1 the first mantissa bit, 2 + it the second, 4 + k - 2 the rest
                         d, bit = 18 + (ex - 2) * 4 + min(j, 3), (m >> (ex - 2 - j)) & 1
                         node = 1 if j == 0 else (part if j == 1 else 2 + min(j, 13))
-                    sf = _mix(d, q, ctx[7], slots, base, node, st, weights, final, sel, sm, stretch_t)
-                    pm = squash(sf, squash_t)
-                    a1, a2 = d * rctx.LEVELS + q, d * 32 + min(bit_length(emin), 31)
-                    pa, ja, fa = apms.refine(apm, a1, sf)
-                    pa2, ja2, fa2 = apms.refine(apm2, a2, sf)
-                    p1 = min(max((pm * 2 + pa + pa2) >> 2, 1), one - 1)
+                    lit = stage == MANTISSA and j >= light_from
+                    if lit:
+                        li = ex * 16 + j
+                        p1 = counters.probability(light[li, q], P_BITS)
+                    else:
+                        sf = _mix(d, q, ctx[7], slots, base, node, st, weights, final, sel, sm, stretch_t)
+                        pm = squash(sf, squash_t)
+                        a1, a2 = d * rctx.LEVELS + q, d * 32 + min(bit_length(emin), 31)
+                        pa, ja, fa = apms.refine(apm, a1, sf)
+                        pa2, ja2, fa2 = apms.refine(apm2, a2, sf)
+                        p1 = min(max((pm * 2 + pa + pa2) >> 2, 1), one - 1)
                     if decoding:
                         bit, dcode, drng, dpos, derr = dec_bit(dcode, drng, dpos, derr, data, one - p1, one, P_BITS)
                     else:
                         low, rng, cache, pending, carry, pos, started = enc_bit(
                             low, rng, cache, pending, carry, pos, started, buf, bit, one - p1, one, P_BITS)
-                    mixer.train(weights, sel, st, na + 1, sm, bit, squash_t, lr, lr_shift, quiet)
-                    mixer.final_train(final, d, sm, (bit << P_BITS) - pm, lr2, lr_shift)
-                    apms.update(apm, a1, ja, fa, bit, apm_rate)
-                    apms.update(apm2, a2, ja2, fa2, bit, apm_rate)
-                    counters.update_nodes(slots, base, node, bit, recip, limit)
+                    if lit:
+                        light[li, q] = counters.update(light[li, q], bit, recip, limit)
+                    else:
+                        mixer.train(weights, sel, st, na + 1, sm, bit, squash_t, lr, lr_shift, quiet)
+                        mixer.final_train(final, d, sm, (bit << P_BITS) - pm, lr2, lr_shift)
+                        apms.update(apm, a1, ja, fa, bit, apm_rate)
+                        apms.update(apm2, a2, ja2, fa2, bit, apm_rate)
+                        counters.update_nodes(slots, base, node, bit, recip, limit)
                     if stage == ZERO:
                         zero, stage = bit, (DONE if bit else SIGN)
                     elif stage == SIGN:
@@ -123,7 +140,9 @@ def residual_kernel(decoding, img, bits, data, prm, tabs, slack):
                     img[y, x, ch] = v
                 else:
                     v = np.int64(img[y, x, ch])
-                rp.learn(err, cur, x, ch, p, v)
+                rp.learn(err, cur, x, ch, p, n_pred, v)
+                if fit_shift and x % fit_every == 0:
+                    ols.learn(fit_a, fit_b, fit_w, fit_f, fit_n, ch, v - fit_ref, fit_shift)
                 res[cur, x + 1, ch] = v - big_p
                 if y or x:  # the tile's first pixel has no neighbours: its error says nothing of the blend
                     rp.learn_bias(bsum, bcnt, ch, bc, v, pb)
@@ -134,10 +153,15 @@ def residual_kernel(decoding, img, bits, data, prm, tabs, slack):
     return enc_end(low, rng, cache, pending, carry, pos, started, buf), np.int64(0)
 
 
-Params = namedtuple("Params", "table_bits limit lr lr_shift quiet lr2 apm_rate")
-# The payload's first byte names a set; a set is never edited, a new one gets a new byte.
-PARAMS = {1: Params(table_bits=16, limit=127, lr=48, lr_shift=22, quiet=2048, lr2=64, apm_rate=7)}
-DEFAULT_PARAMS = 1
+Params = namedtuple("Params", "table_bits limit lr lr_shift quiet lr2 apm_rate fit_shift fit_every fit_weight "
+                               "light_from")
+# The payload's first byte names a set; a set is never edited, a new one gets a new byte. fit_shift 0: no
+# least-squares fit; light_from: the first mantissa bit (0-based) coded by one counter (16: none).
+PARAMS = {1: Params(table_bits=16, limit=127, lr=48, lr_shift=22, quiet=2048, lr2=64, apm_rate=7, fit_shift=0,
+                    fit_every=1, fit_weight=16, light_from=16),
+          2: Params(table_bits=16, limit=255, lr=48, lr_shift=22, quiet=2048, lr2=64, apm_rate=7, fit_shift=10,
+                    fit_every=4, fit_weight=4, light_from=3)}
+DEFAULT_PARAMS = 2
 _NO_DATA = np.frombuffer(b"", np.uint8)
 
 
@@ -147,7 +171,8 @@ def encode_tile(tile, config=DEFAULT_PARAMS):
     bits = max(int(tile.max()).bit_length(), 1)
     img = np.array(tile, dtype=np.uint16, order="C")
     p = PARAMS[config]
-    stream, _ = residual_kernel(False, img, bits, _NO_DATA, p, tables(p.limit), -1)
+    stream, _ = residual_kernel(False, img, bits, _NO_DATA, p, tables(p.limit), -1,
+                                ols.new_state(img.shape[2] if p.fit_shift else 0))
     return RESIDUAL, bytes([config, bits]) + stream.tobytes()
 
 
@@ -162,7 +187,8 @@ def decode_tile(payload, h, w, c, storage_bits, strict):
     p = PARAMS[payload[0]]
     img = np.zeros((h, w, c), np.uint16)
     stream = np.frombuffer(payload, np.uint8)[2:]
-    _, read = residual_kernel(True, img, payload[1], stream, p, tables(p.limit), SLACK if strict else -1)
+    _, read = residual_kernel(True, img, payload[1], stream, p, tables(p.limit), SLACK if strict else -1,
+                              ols.new_state(c if p.fit_shift else 0))
     if strict and read - len(stream) > SLACK:
         raise FormatError(f"tile stream exhausted: {len(stream)} bytes hold fewer samples than the tile has "
                           "(corrupted file)")
