@@ -21,7 +21,7 @@ class CodecUnavailable(Exception):
 
 
 class Codec:
-    """A lossless image codec: uint8 array (h, w) or (h, w, C) -> bytes -> the same array."""
+    """A lossless image codec: uint8 or uint16 array (h, w) or (h, w, C) -> bytes -> the same array."""
 
     name = "codec"
     key = "codec"  # the spelling --codecs accepts
@@ -39,6 +39,11 @@ class Codec:
     def estimate(self, image, data):
         """For codecs with a model: what the model expected of `data` (see Lcodec.estimate); else None."""
         return None
+
+
+def bits_used(image):
+    """The bits the image's largest sample needs (at least 1)."""
+    return max(int(image.max()).bit_length(), 1)
 
 
 def _raw(image):
@@ -123,10 +128,12 @@ class Xz(Codec):
 class Imagecodecs(Codec):
     """An image codec from the imagecodecs library (`<codec>_encode` / `<codec>_decode`), single-threaded."""
 
-    def __init__(self, name, key, codec, encode_args=None, decode_args=None, colour_only=False):
+    def __init__(self, name, key, codec, encode_args=None, decode_args=None, colour_only=False, tell_bits=False):
+        """tell_bits: pass the bits the image uses (bits_used) as `bitspersample`, so that a 12-bit image in a
+        uint16 array is coded as 12-bit, not 16."""
         self.name, self.key, self.codec = name, key, codec
         self.encode_args, self.decode_args = encode_args or {}, decode_args or {}
-        self.colour_only = colour_only
+        self.colour_only, self.tell_bits = colour_only, tell_bits
 
     def unavailable(self):
         try:
@@ -142,7 +149,10 @@ class Imagecodecs(Codec):
 
         if self.colour_only and (image.ndim != 3 or image.shape[2] not in (3, 4)):
             raise CodecUnavailable(f"{self.name} codes RGB/RGBA only, got shape {image.shape}")
-        return getattr(imagecodecs, f"{self.codec}_encode")(image, **self.encode_args)
+        bits = {}
+        if self.tell_bits:  # at least 9 for a uint16 array: libjxl refuses fewer
+            bits["bitspersample"] = bits_used(image) if image.dtype == np.uint8 else max(bits_used(image), 9)
+        return getattr(imagecodecs, f"{self.codec}_encode")(image, **self.encode_args, **bits)
 
     def decode(self, data):
         import imagecodecs
@@ -160,14 +170,19 @@ class Lcodec(Codec):
     def __init__(self, model=None, *, fallback=True, effort=None):
         """fallback=False: every tile coded with the model, as in "lcodec (model only)", which shows the
         model and the range coder alone; the default keeps the smaller of model and fallback per tile.
-        effort=1: the network without the mixing stage ("lcodec (network only)"), to show what mixing gains."""
+        effort=1: the network without the mixing stage ("lcodec (network only)"), to show what mixing gains;
+        effort=3: every context of the mixing stage ("lcodec effort 3")."""
         from lcodec.api import DEFAULT_EFFORT
 
         self.model, self.fallback, self.effort = model, fallback, effort or DEFAULT_EFFORT
         if self.effort == 1:
             self.name, self.key = "lcodec (network only)", "lcodec-network"
+        elif not fallback:
+            self.name, self.key = "lcodec (model only)", "lcodec-model"
+        elif self.effort == DEFAULT_EFFORT:
+            self.name, self.key = "lcodec", "lcodec"
         else:
-            self.name, self.key = ("lcodec", "lcodec") if fallback else ("lcodec (model only)", "lcodec-model")
+            self.name, self.key = f"lcodec effort {self.effort}", f"lcodec-e{self.effort}"
         self._compressor = self._decompressor = None
 
     _tile_bits = {}  # (model, effort, tile, shape, pixel hash) -> Σ −log2 q per tile: the lcodec rows share it
@@ -198,7 +213,10 @@ class Lcodec(Codec):
 
     def estimate(self, image, data):
         """Bits: est (Σ −log2 q over the image, tiled as in `data`), and over the tiles coded with the model
-        their estimate (learned_est) and their actual payload (learned): the range coder's overhead."""
+        their estimate (learned_est) and their actual payload (learned): the range coder's overhead. None for deep
+        images, which no network codes."""
+        if image.dtype != np.uint8:
+            return None
         from lcodec.model import registry
         from lcodec.api import read_header
         from lcodec.container import tile_boxes
@@ -223,10 +241,11 @@ class Lcodec(Codec):
 
 
 class JpegLs(Imagecodecs):
-    """CharLS, lossless, with the HP1 colour transform on RGB (R - G, G, B - G modulo 256).
+    """CharLS, lossless, with the HP1 colour transform on RGB (R - G, G, B - G modulo 256, or 2^16 for uint16).
 
     CharLS offers HP1 but imagecodecs does not expose it, so it is applied here: without it JPEG-LS codes the
-    three planes independently, over 1 bit per sub-pixel worse on Kodak, which is not how it is used.
+    three planes independently, over 1 bit per sub-pixel worse on Kodak, which is not how it is used. imagecodecs
+    has no way to tell it the bits used either: a uint16 array is coded as 16-bit.
     """
 
     def __init__(self):
@@ -268,4 +287,21 @@ def all_codecs():
         # libjxl lossless (modular mode).
         *(Imagecodecs(f"JPEG-XL e{effort}", f"jxl{effort}", "jpegxl",
                       {"lossless": True, "effort": effort, **ONE_THREAD}, ONE_THREAD) for effort in (7, 9)),
+    ]
+
+
+def deep_codecs():
+    """The codecs for images deeper than 8 bits, in table order: lcodec at its default effort and at effort 3, then
+    the anchors that code 16-bit samples, JPEG-XL and JPEG 2000 told the bits each image uses."""
+    return [
+        Lcodec(),
+        Lcodec(effort=3),
+        *(Imagecodecs(f"JPEG-XL e{effort}", f"jxl{effort}", "jpegxl",
+                      {"lossless": True, "effort": effort, **ONE_THREAD}, ONE_THREAD, tell_bits=True)
+          for effort in (9, 7)),
+        JpegLs(),
+        Imagecodecs("JPEG 2000", "jpeg2000", "jpeg2k", {"level": 0, "reversible": True, **ONE_THREAD}, ONE_THREAD,
+                    tell_bits=True),
+        # Pillow writes no 16-bit RGB PNG: libpng through imagecodecs, at its strongest zlib level.
+        Imagecodecs("PNG", "png", "png", {"level": 9}),
     ]

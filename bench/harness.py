@@ -1,6 +1,7 @@
 """Run codecs over images: bits per sub-pixel, seconds, and an exactness check on every round trip.
 
-`python -m bench [DIR...] [--quick] [--json FILE] [--plot FILE] [--codecs a,b,...]` prints a markdown table.
+`python -m bench [DIR...] [--quick] [--json FILE] [--plot FILE] [--codecs a,b,...]` prints a markdown table. Images
+deeper than 8 bits are coded at full depth by the codecs that take them (deep_codecs), in a table per kind of image.
 """
 
 import argparse
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.codecs import CodecUnavailable, all_codecs
+from bench.codecs import CodecUnavailable, all_codecs, bits_used, deep_codecs
 from models.data import data_dir
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,6 +29,7 @@ TIMING_RUNS = 5  # a fast call is repeated (best of up to this many) so the time
 TIMING_BUDGET_S = 0.5  # ... as long as the repeats together stay under this
 README_BEGIN = "<!-- BEGIN python -m bench table -->"
 README_END = "<!-- END python -m bench table -->"
+README_DEEP = ("<!-- BEGIN python -m bench deep table -->", "<!-- END python -m bench deep table -->")
 
 
 def default_dir():
@@ -35,11 +37,13 @@ def default_dir():
 
 
 def load_images(dirs, quick=False, gray=False, every=1):
-    """[(name, uint8 array)] from every image file in the folders, gray or RGB (alpha and palettes dropped).
+    """[(name, array)] from every image file in the folders, gray or RGB (alpha and palettes dropped): uint8, or
+    uint16 at full depth where the file holds more than 8 bits a sample (read by lcodec's input layer, as Pillow cuts
+    16-bit RGB to 8 bits).
 
-    quick: the first few images only, each cut to a centred square crop. gray: Pillow's luminance
-    (convert("L")) of every image, the input the gray model is measured on. every: every n-th file of each
-    folder (sorted by name, from the first): 10 gives the training script's validation split.
+    quick: the first few images only, each cut to a centred square crop. gray: Pillow's 8-bit luminance
+    (convert("L")) of every image, deep ones too: the input the gray model is measured on. every: every n-th file of
+    each folder (sorted by name, from the first): 10 gives the training script's validation split.
     """
     from PIL import Image
 
@@ -55,18 +59,46 @@ def load_images(dirs, quick=False, gray=False, every=1):
         paths = paths[:QUICK_IMAGES]
     images = []
     for path in paths:
-        with Image.open(path) as im:
-            if gray:
-                im = im.convert("L")
-            elif im.mode not in ("L", "RGB"):
-                im = im.convert("L" if im.mode in ("1", "LA", "I", "I;16", "F") else "RGB")
-            array = np.asarray(im)
+        array = None if gray else _deep(path)
+        if array is None:
+            with Image.open(path) as im:
+                if gray:
+                    im = im.convert("L")
+                elif im.mode not in ("L", "RGB"):
+                    im = im.convert("L" if im.mode in ("1", "LA", "I", "I;16", "F") else "RGB")
+                array = np.asarray(im)
         if quick:
             h, w = array.shape[:2]
             top, left = max(0, (h - QUICK_CROP) // 2), max(0, (w - QUICK_CROP) // 2)
             array = np.ascontiguousarray(array[top : top + QUICK_CROP, left : left + QUICK_CROP])
         images.append((path.name, array))
     return images
+
+
+def _deep(path):
+    """The file's gray or RGB samples (its first channel where not RGB; extra channels dropped) when it holds more
+    than 8 bits a sample, else None."""
+    from lcodec import formats
+
+    frame = formats.read(path, metadata=False, allow_lossy=True).frames[0]
+    if frame.pixels.dtype != np.uint16:
+        return None
+    pixels = frame.pixels.reshape(*frame.pixels.shape[:2], -1)
+    return np.ascontiguousarray(pixels[..., :3] if frame.mode.startswith("RGB") else pixels[..., 0])
+
+
+def image_kinds(dirs):
+    """{file name: kind} from the `| file | kind |` table of each folder's MANIFEST.md, the kind without its note in
+    brackets ("microscopy (RGB)" is microscopy)."""
+    kinds = {}
+    for folder in dirs:
+        manifest = Path(folder) / "MANIFEST.md"
+        if manifest.is_file():
+            for line in manifest.read_text(encoding="utf-8").splitlines():
+                cells = [c.strip() for c in line.split("|")[1:3]] if line.startswith("| ") else []
+                if len(cells) == 2 and cells != ["file", "kind"]:
+                    kinds[cells[0]] = cells[1].split(" (")[0]
+    return kinds
 
 
 def _timed(fn, arg):
@@ -88,7 +120,7 @@ def _timed(fn, arg):
 
 def _exact(image, decoded):
     decoded = np.asarray(decoded)
-    return decoded.dtype == np.uint8 and decoded.shape == image.shape and np.array_equal(decoded, image)
+    return decoded.dtype == image.dtype and decoded.shape == image.shape and np.array_equal(decoded, image)
 
 
 def _failure(exc):
@@ -100,13 +132,14 @@ def run_codec(codec, images, log=None):
     """One table row for one codec over all images.
 
     For a codec with a model, est_bpsp is its estimate Σ −log2 q over the whole image set and coder_overhead
-    how much larger the tiles it coded came out than that estimate (the range coder's cost).
+    how much larger the tiles it coded came out than that estimate (the range coder's cost). per_image has each
+    image's bytes, seconds and exactness, or its error: what the deep tables sum per kind.
     """
     row = {"codec": codec.name, "key": codec.key, "bpsp": None, "encode_s": None, "decode_s": None,
            "encode_wall_s": None, "decode_wall_s": None, "encode_mbps": None, "decode_mbps": None,
            "lossless": False, "images": len(images), "exact": 0,
            "bits": None, "subpixels": int(sum(a.size for _, a in images)), "est_bpsp": None,
-           "coder_overhead": None, "estimate": None, "error": None}
+           "coder_overhead": None, "estimate": None, "error": None, "per_image": []}
     reason = codec.unavailable()
     if reason:
         row["error"] = f"unavailable: {reason}"
@@ -125,19 +158,24 @@ def run_codec(codec, images, log=None):
             est = codec.estimate(image, data)
         except CodecUnavailable as exc:
             errors.append(f"{name}: unsupported: {exc}")
+            row["per_image"].append({"image": name, "error": f"unsupported: {exc}"})
             continue
         except Exception as exc:  # a codec that crashes is a result to report, not a reason to stop
             errors.append(f"{name}: {_failure(exc)}")
+            row["per_image"].append({"image": name, "error": _failure(exc)})
             continue
         coded, bits = coded + 1, bits + 8 * len(data)
         for k, v in zip(times, (enc_cpu, dec_cpu, enc_wall, dec_wall)):
             times[k] += v
         for k, v in (est or {}).items():
             estimate[k] = estimate.get(k, 0) + v
-        if _exact(image, decoded):
-            row["exact"] += 1
-        else:
+        exact = _exact(image, decoded)
+        row["exact"] += exact
+        if not exact:
             errors.append(f"{name}: round trip differs")
+        row["per_image"].append({"image": name, "bytes": len(data), "exact": exact,
+                                 "error": None if exact else "round trip differs",
+                                 **dict(zip(times, (enc_cpu, dec_cpu, enc_wall, dec_wall)))})
         if log:
             log(f"  {codec.name:12s} {name:16s} {8 * len(data) / image.size:6.3f} bpsp  "
                 f"enc {enc_cpu:7.3f} s  dec {dec_cpu:7.3f} s CPU  (wall {enc_wall:7.3f} s, {dec_wall:7.3f} s)")
@@ -191,6 +229,82 @@ def format_table(rows):
             f"| {_num(r['decode_s'], '.3g')} | {_num(r['encode_mbps'], '.3g')} | {_num(r['decode_mbps'], '.3g')} "
             f"| {status} |"
         )
+    return "\n".join(lines)
+
+
+def _coded(row, names):
+    """(bits per sample or None, the cell) of a codec over some images: None and a marked cell unless it coded every
+    one of them exactly."""
+    done = {r["image"]: r for r in row["per_image"]}
+    coded = [done[n] for n in names if done.get(n, {}).get("bytes") is not None]
+    if len(coded) < len(names):
+        return None, f"— ({len(coded)}/{len(names)} coded)"
+    bpsp = 8 * sum(r["bytes"] for r in coded) / sum(names.values())
+    exact = sum(r["exact"] for r in coded)
+    if exact < len(names):
+        return None, f"{bpsp:.3f} (**NO**: {exact}/{len(names)} exact)"
+    return bpsp, f"{bpsp:.3f}"
+
+
+def _seconds(row, names, key):
+    times = [r[key] for r in row["per_image"] if r["image"] in names and r.get("bytes") is not None]
+    return sum(times) if len(times) == len(names) else None
+
+
+def _status(row):
+    if row["lossless"]:
+        return "yes"
+    if row["error"] and row["error"].startswith("unavailable"):
+        return "unavailable"
+    return f"**NO** ({row['exact']}/{row['images']} exact)"
+
+
+def kind_table(report):
+    """Bits per sample per kind of image and in total for each codec, lcodec's ratio to JPEG-XL e9, and each codec's
+    CPU seconds summed over all images (lcodec's decode beside JPEG-XL e9's encode)."""
+    rows, images = report["rows"], report["images"]
+    counts = {}
+    for i in images:
+        counts[i["kind"]] = counts.get(i["kind"], 0) + 1
+    groups = [(kind, {i["name"]: math.prod(i["shape"]) for i in images if i["kind"] == kind})
+              for kind in sorted(counts, key=lambda k: (k == "other", -counts[k], k))]
+    groups.append(("total", {i["name"]: math.prod(i["shape"]) for i in images}))
+    jxl = next((r for r in rows if r["key"] == "jxl9"), None)
+    ratios = [r for r in rows if r["key"].startswith("lcodec")] if jxl else []
+    lines = ["| kind (bits per sample) | images | samples | " + " | ".join(r["codec"] for r in rows)
+             + "".join(f" | {r['codec']} / {jxl['codec']}" for r in ratios) + " |",
+             "|---|" + "---:|" * (2 + len(rows) + len(ratios))]
+    for kind, names in groups:
+        cells = {r["key"]: _coded(r, names) for r in rows}
+        jxl_bpsp = cells["jxl9"][0] if jxl else None
+        ratio = [f"{cells[r['key']][0] / jxl_bpsp:.3f}" if jxl_bpsp and cells[r["key"]][0] else "—" for r in ratios]
+        lines.append(f"| {kind} | {len(names)} | {sum(names.values())} | " + " | ".join(c for _, c in cells.values())
+                     + "".join(f" | {x}" for x in ratio) + " |")
+    everything = groups[-1][1]
+    for what in ("encode", "decode"):
+        lines.append(f"| {what} CPU s, all images | | | "
+                     + " | ".join(_num(_seconds(r, everything, f"{what}_s"), ".4g") for r in rows)
+                     + " |" * len(ratios) + " |")
+    lines.append("| lossless | | | " + " | ".join(_status(r) for r in rows) + " |" * len(ratios) + " |")
+    return "\n".join(lines)
+
+
+def image_table(report):
+    """Bits per sample of each image for each codec; unsupported, failed and inexact round trips marked."""
+    lines = ["| image | kind | shape | bits used | " + " | ".join(r["codec"] for r in report["rows"]) + " |",
+             "|---|---|---|---:|" + "---:|" * len(report["rows"])]
+    for i in report["images"]:
+        cells = []
+        for r in report["rows"]:
+            done = next((x for x in r["per_image"] if x["image"] == i["name"]), None)
+            if done is None:
+                cells.append("unavailable")
+            elif done.get("bytes") is None:
+                cells.append("unsupported" if done["error"].startswith("unsupported") else "failed")
+            else:
+                cells.append(f"{8 * done['bytes'] / math.prod(i['shape']):.3f}" + ("" if done["exact"] else " **NO**"))
+        lines.append(f"| {i['name']} | {i['kind']} | {'x'.join(map(str, i['shape']))} | {i['bits']} | "
+                     + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -293,14 +407,14 @@ def _load_average():
         return float("nan")
 
 
-def update_readme(path, text):
+def update_readme(path, text, markers=(README_BEGIN, README_END)):
     """Replace what stands between the README's bench markers with text (the table and its summary)."""
     path = Path(path)
     src = path.read_text(encoding="utf-8")
-    begin, end = src.find(README_BEGIN), src.find(README_END)
+    begin, end = src.find(markers[0]), src.find(markers[1])
     if begin < 0 or end < begin:
-        raise SystemExit(f"bench: {path} has no '{README_BEGIN}' ... '{README_END}' block")
-    path.write_text(f"{src[:begin + len(README_BEGIN)]}\n{text}\n{src[end:]}", encoding="utf-8")
+        raise SystemExit(f"bench: {path} has no '{markers[0]}' ... '{markers[1]}' block")
+    path.write_text(f"{src[:begin + len(markers[0])]}\n{text}\n{src[end:]}", encoding="utf-8")
 
 
 def select(codecs, spec):
@@ -333,13 +447,35 @@ def build_parser():
 
 def render(report):
     """The markdown table and the line under it that says what was measured, where and how."""
-    host, load = report["machine"], report["load_average"]
     what = f"{len(report['images'])} images{' (quick crops)' if report['quick'] else ''}{' (luminance)' if report.get('gray') else ''} from {', '.join(report['dirs'])}"
     subpixels = sum(math.prod(i["shape"]) for i in report["images"])
-    return (f"{format_table(report['rows'])}\n\n{what}, {subpixels} sub-pixels. One thread per codec on "
-            f"{host['cpu']} ({host['cores']} cores, 1-minute load average {load[0]:.1f} before and {load[1]:.1f} "
-            f"after); lcodec models {', '.join(sorted((report['lcodec_models'] or {}).values())) or 'none'}; "
-            f"commit {_short(report['commit'])}; whole run {report['wall_s']:.0f} s.")
+    return f"{format_table(report['rows'])}\n\n{what}, {subpixels} sub-pixels. {_where(report)}"
+
+
+def render_deep(report):
+    """The per-kind table and what it measured: what the README shows of a run over images deeper than 8 bits."""
+    rows = {r["key"]: r for r in report["rows"]}
+    images = report["images"]
+    deep = sum(i["dtype"] == "uint16" for i in images)
+    what = (f"{len(images)} images{' (quick crops)' if report['quick'] else ''} from {', '.join(report['dirs'])} "
+            f"({deep} deeper than 8 bits, coded at full depth), {sum(math.prod(i['shape']) for i in images)} samples; "
+            "bits per sample = 8 × bytes / samples. JPEG-XL and JPEG 2000 are told the bits each image uses; JPEG-LS "
+            "and PNG code a 16-bit array as 16-bit.")
+    if "lcodec" in rows and "jxl9" in rows:
+        names = {i["name"] for i in images}
+        what += (f" lcodec decodes them in {_num(_seconds(rows['lcodec'], names, 'decode_s'), '.4g')} CPU s, JPEG-XL "
+                 f"e9 encodes them in {_num(_seconds(rows['jxl9'], names, 'encode_s'), '.4g')} CPU s.")
+    failures = [f"- {r['codec']}: {r['error']}" for r in report["rows"] if r["error"]]
+    return "\n".join([kind_table(report), "", f"{what} {_where(report)}", *failures])
+
+
+def _where(report):
+    """Where the run was measured, with which models and commit, and how long it took: the end of both captions."""
+    host, load = report["machine"], report["load_average"]
+    models = ", ".join(sorted((report["lcodec_models"] or {}).values())) or "none"
+    return (f"One thread per codec on {host['cpu']} ({host['cores']} cores, 1-minute load average {load[0]:.1f} before "
+            f"and {load[1]:.1f} after); lcodec models {models}; commit {_short(report['commit'])}; "
+            f"whole run {report['wall_s']:.0f} s.")
 
 
 def _short(commit):
@@ -354,8 +490,10 @@ def main(argv=None):
     if args.every < 1:
         parser.error("--every must be at least 1")
     dirs = args.dirs or [default_dir()]
-    codecs = select(all_codecs(), args.codecs)
     images = load_images(dirs, quick=args.quick, gray=args.gray, every=args.every)
+    deep = any(a.dtype != np.uint8 for _, a in images)
+    codecs = select(deep_codecs() if deep else all_codecs(), args.codecs)
+    kinds = image_kinds(dirs)
 
     def log(msg):
         print(msg, file=sys.stderr, flush=True)
@@ -365,10 +503,12 @@ def main(argv=None):
     rows = run(codecs, images, log=log if args.verbose else None)
     report = {
         "rows": rows,
-        "images": [{"name": n, "shape": list(a.shape)} for n, a in images],
+        "images": [{"name": n, "shape": list(a.shape), "dtype": str(a.dtype), "bits": bits_used(a),
+                    "kind": kinds.get(n, "other")} for n, a in images],
         "dirs": [_shown(d) for d in dirs],
         "quick": args.quick,
         "gray": args.gray,
+        "deep": deep,
         "argv": list(sys.argv[1:] if argv is None else argv),
         "wall_s": time.perf_counter() - start,
         "load_average": [load_before, _load_average()],
@@ -377,10 +517,10 @@ def main(argv=None):
         "versions": versions(),
         "commit": git_commit(),
     }
-    text = render(report)
-    print(text)
+    text = render_deep(report) if deep else render(report)
+    print(f"{text}\n\n{image_table(report)}" if deep else text)
     if args.readme:
-        update_readme(args.readme, text)
+        update_readme(args.readme, text, README_DEEP if deep else (README_BEGIN, README_END))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")

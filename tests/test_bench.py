@@ -1,15 +1,18 @@
-"""The benchmark harness: a quick real run over Kodak crops, and failures reported rather than hidden."""
+"""The benchmark harness: a quick real run over Kodak crops and one over crops of real deep images, and failures
+reported rather than hidden."""
 
 import contextlib
 import io
 import json
+import shutil
 
 import numpy as np
 import pytest
 
-from bench.codecs import Codec, CodecUnavailable, Png, all_codecs
+from bench.codecs import Codec, CodecUnavailable, Png, all_codecs, deep_codecs
 from bench.harness import (
-    QUICK_CROP, QUICK_IMAGES, README_BEGIN, README_END, REPO, load_images, main, render, run, select,
+    QUICK_CROP, QUICK_IMAGES, README_BEGIN, README_DEEP, README_END, REPO, image_table, kind_table, load_images, main,
+    render, render_deep, run, select,
 )
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -210,3 +213,97 @@ def test_gray_flag_codes_luminance(shared_data):
     with contextlib.redirect_stdout(stdout):
         assert main([str(shared_data / "kodak"), "--quick", "--gray", "--codecs", "png,jxl7"]) == 0
     assert "(luminance)" in stdout.getvalue() and "| PNG |" in stdout.getvalue()
+
+
+DEEP_CROPS = {"neubias_golgi_bfa_z12.png": (40, 48), "libavif_seine_psd.png": (32, 40)}  # L16 microscopy, RGB16 photo
+
+
+@pytest.fixture(scope="module")
+def deep(shared_data, tmp_path_factory):
+    """`python -m bench` over centre crops of two real deep images, beside the deep folder's MANIFEST.md:
+    ({name: crop}, stdout, json report, the README it rewrote)."""
+    import imagecodecs
+
+    folder, out = tmp_path_factory.mktemp("deep"), tmp_path_factory.mktemp("deep-out")
+    crops = {}
+    for name, (h, w) in sorted(DEEP_CROPS.items()):
+        image = imagecodecs.png_decode((shared_data / "deep" / name).read_bytes())
+        top, left = (image.shape[0] - h) // 2, (image.shape[1] - w) // 2
+        crops[name] = np.ascontiguousarray(image[top:top + h, left:left + w])
+        (folder / name).write_bytes(imagecodecs.png_encode(crops[name]))
+    shutil.copy(shared_data / "deep" / "MANIFEST.md", folder)
+    readme = out / "README.md"
+    readme.write_text(f"{README_BEGIN}\nkodak\n{README_END}\n\n{README_DEEP[0]}\nold\n{README_DEEP[1]}\n")
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        assert main([str(folder), "--json", str(out / "deep.json"), "--readme", str(readme)]) == 0
+    return crops, stdout.getvalue(), json.loads((out / "deep.json").read_text()), readme.read_text()
+
+
+def test_deep_images_are_coded_at_full_depth(deep):
+    """Both crops stay uint16 (over 255, so a cut to 8 bits could not pass the exactness check), every deep codec
+    codes them exactly, and lcodec's and PNG's bits are those of the bytes they write for the uint16 arrays."""
+    import imagecodecs
+
+    from lcodec.api import compress
+
+    crops, _, report, _ = deep
+    assert report["deep"] is True
+    assert [(i["name"], i["dtype"], i["shape"]) for i in report["images"]] == [
+        (name, "uint16", list(crop.shape)) for name, crop in crops.items()]
+    assert [crop.ndim for crop in crops.values()] == [3, 2] and all(crop.max() > 255 for crop in crops.values())
+    assert [r["codec"] for r in report["rows"]] == [c.name for c in deep_codecs()]
+    for row in report["rows"]:
+        assert row["lossless"] and row["error"] is None, row
+    rows, samples = {r["key"]: r for r in report["rows"]}, sum(crop.size for crop in crops.values())
+    for key, encode in (("lcodec", compress), ("png", lambda a: imagecodecs.png_encode(a, level=9))):
+        bits = sum(8 * len(encode(crop)) for crop in crops.values())
+        assert rows[key]["bits"] == bits and rows[key]["bpsp"] == bits / samples
+
+
+def test_deep_table_per_kind_with_total(deep):
+    """A row per kind from the manifest and a total row, lcodec's ratio to JPEG-XL e9, the summed seconds; the README's
+    deep block gets that table and the 8-bit block is left alone; the per-image table follows on stdout."""
+    crops, stdout, report, readme = deep
+    rows = {r["key"]: r for r in report["rows"]}
+    table = kind_table(report)
+    lines = {line.split(" | ")[0][2:]: line for line in table.splitlines()[2:]}
+    cells = {k: [c.strip() for c in line.strip("|").split("|")] for k, line in lines.items()}
+    assert list(lines) == ["microscopy", "photo", "total", "encode CPU s, all images", "decode CPU s, all images",
+                           "lossless"]
+    golgi = next(p for p in rows["lcodec"]["per_image"] if p["image"] == "neubias_golgi_bfa_z12.png")
+    assert f"| microscopy | 1 | {40 * 48} | {8 * golgi['bytes'] / (40 * 48):.3f} |" in lines["microscopy"]
+    assert cells["total"] == ["total", "2", str(sum(crop.size for crop in crops.values())),
+                              *(f"{r['bpsp']:.3f}" for r in report["rows"]),
+                              *(f"{rows[k]['bpsp'] / rows['jxl9']['bpsp']:.3f}" for k in ("lcodec", "lcodec-e3"))]
+    decode = sum(p["decode_s"] for p in rows["lcodec"]["per_image"])
+    assert cells["decode CPU s, all images"][3] == f"{decode:.4g}"
+    assert f"lcodec decodes them in {decode:.4g} CPU s" in render_deep(report)
+    assert readme == (f"{README_BEGIN}\nkodak\n{README_END}\n\n{README_DEEP[0]}\n{render_deep(report)}\n"
+                      f"{README_DEEP[1]}\n")
+    assert stdout == f"{render_deep(report)}\n\n{image_table(report)}\n"
+
+
+class CutsTo8Bits(Codec):
+    """Keeps the high byte of each sample, as Pillow reads 16-bit RGB: the harness must call it lossy."""
+
+    name = key = "cut"
+
+    def encode(self, image):
+        return Png().encode(np.asarray(image >> 8, np.uint8))
+
+    def decode(self, data):
+        return Png().decode(data)
+
+
+def test_deep_inexact_and_failed_round_trips_are_marked(deep):
+    crops, _, report, _ = deep
+    cut, _, png = rows = run([CutsTo8Bits(), Crashes(), *select(deep_codecs(), "png")], list(crops.items()))
+    assert cut["lossless"] is False and cut["exact"] == 0 and "round trip differs" in cut["error"]
+    assert png["lossless"] and png["exact"] == 2
+    table = kind_table({**report, "rows": rows})
+    total = next(line for line in table.splitlines() if line.startswith("| total |"))
+    assert f"| {cut['bpsp']:.3f} (**NO**: 0/2 exact) | — (0/2 coded) | {png['bpsp']:.3f} |" in total
+    assert table.endswith("| lossless | | | **NO** (0/2 exact) | **NO** (0/2 exact) | yes |")
+    images = image_table({**report, "rows": rows})
+    assert images.count(" **NO** | failed | ") == 2
