@@ -75,8 +75,17 @@ def cases(shared_data):
         "v5-palette-context": (in_mode(rgb, "P"), {"fallback": False}),
         "v5-bilevel-context": (in_mode(rgb, "1"), {"fallback": False}),
         "v5-i16-context": (in_mode(rgb, "I;16"), {"fallback": False, "effort": 3}),  # CONTEXT, smaller here
-        "v5-i16-residual": (in_mode(rgb, "I;16"), {"fallback": False}),
+        "v5-i16-residual": (in_mode(rgb, "I;16"), {"fallback": False}),  # parameter set 1
+        "v5-i16-residual-fit": (deep_gray(shared_data), {"fallback": False}),  # set 2: the least-squares fit
     }
+
+
+def deep_gray(shared_data):
+    """A 24 x 32 crop of a real 16-bit gray image (solar corona, 12 bits used), as a PIL image of mode I;16."""
+    import imagecodecs
+
+    a = imagecodecs.png_decode((shared_data / "deep" / "sunpy_trace_171_1998-05-19.png").read_bytes())
+    return Image.fromarray(np.ascontiguousarray(a[500:524, 480:512]))
 
 
 def _png_with_chunks(png, chunks):
