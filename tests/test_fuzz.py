@@ -30,9 +30,15 @@ _FILES = {}
 
 
 def _originals(shared_data):
-    """Small valid files over the coding paths: learned tiles, deflate/lzma, constant alpha, palette, 16-bit."""
+    """Small valid files over the coding paths: learned tiles, deflate/lzma, constant alpha, palette, 16-bit, and the
+    engine without the network (CONTEXT on palette indices, RESIDUAL on real 16-bit gray and colour)."""
     if not _FILES:
+        import imagecodecs
+
         from lcodec.model import registry
+
+        def deep(name, y, x):
+            return imagecodecs.png_decode((shared_data / "deep" / name).read_bytes())[y:y + 20, x:x + 24]
 
         rgb = photo(shared_data, 20, 24, index=9)
         images = {
@@ -44,6 +50,9 @@ def _originals(shared_data):
             "learned-rgb": (api.Compressor(fallback=False, tile=16, effort=1), rgb),
             "mixed-rgb": (api.Compressor(fallback=False, tile=16), rgb),
             "learned-la": (api.Compressor(fallback=False, tile=16), in_mode(rgb, "LA")),
+            "p-context": (api.Compressor(fallback=False, tile=16), in_mode(rgb, "P")),
+            "i16-residual": (api.Compressor(fallback=False, tile=16), deep("sunpy_trace_171_1998-05-19.png", 500, 480)),
+            "rgb16-residual": (api.Compressor(fallback=False), deep("riocolor_rgb16.png", 200, 300)),
         }
         assert {"rgb", "gray"} <= registry.DEFAULT_MODELS.keys()
         for key, (comp, image) in images.items():
@@ -70,11 +79,20 @@ def files(shared_data):
     return _originals(shared_data)
 
 
-KEYS = st.sampled_from(["fallback-rgb", "p", "i16", "1", "rgba-const", "learned-rgb", "mixed-rgb", "learned-la"])
+KEYS = st.sampled_from(["fallback-rgb", "p", "i16", "1", "rgba-const", "learned-rgb", "mixed-rgb", "learned-la",
+                        "p-context", "i16-residual", "rgb16-residual"])
 
 
 def _pick(files, key):
     return files[key]
+
+
+def test_the_fuzzed_files_cover_every_model_free_method(files):
+    from lcodec import container
+
+    methods = {k: {container.METHOD_NAMES[m] for m in api.read_header(files[k][0]).methods} for k in files}
+    assert methods["p-context"] == {"context"}
+    assert methods["i16-residual"] == methods["rgb16-residual"] == {"residual"}
 
 
 @FUZZ
