@@ -20,7 +20,8 @@ def test_round_trip_every_depth_and_channel_count(bits, config):
         for tile in (rng.integers(0, top + 1, (11, 9, c)), smooth, np.full((11, 9, c), top), np.zeros((11, 9, c))):
             tile = tile.astype(np.uint16)
             method, payload = residuals.encode_tile(tile, config)
-            assert method == container.RESIDUAL and payload[:2] == bytes([config, max(int(tile.max()).bit_length(), 1)])
+            lo = 0 if config == 1 else int(tile.min())
+            assert method == container.RESIDUAL and payload[:2] == bytes([config, max((int(tile.max()) - lo).bit_length(), 1)])
             assert np.array_equal(residuals.decode_tile(payload, 11, 9, c, 16, True), tile)
     # noise costs about its bits and a sign while the tile's statistics are learned, then less than half a bit more
     # (tiling keeps the fallback where that is smaller)
@@ -35,7 +36,8 @@ def test_garbage_payloads_decode_or_refuse():
     for n in (0, 1, 7, 300):
         out = residuals.decode_tile(bytes([1, 12]) + rng.bytes(n), 6, 7, 2, 16, False)
         assert out.shape == (6, 7, 2) and out.dtype == np.uint16 and out.max() < 4096
-    for bad in (b"", b"\x01", b"\x03\x0c", b"\x00\x0c", b"\x01\x00", b"\x02\x11"):
+    for bad in (b"", b"\x01", b"\x02\x0c\x00", b"\x03\x0c\x00\x00", b"\x00\x0c", b"\x01\x00", b"\x02\x11\x00\x00",
+                b"\x02\x0c\xf0\x01"):  # the last: offset + 2^B passes 65536
         with pytest.raises(FormatError):
             residuals.decode_tile(bad + b"\0" * 4, 4, 4, 1, 16, True)
     with pytest.raises(FormatError, match="8-bit samples"):
@@ -83,15 +85,23 @@ FIT_TILES = [  # tiles where set 2's least-squares fit has features (y >= 3, x >
      + (np.arange(90).reshape(5, 6, 3) * 12345) % 2999) % 65536,
 ]
 CHECK_VALUES_2 = [  # FORMAT.md section 4.3.14: (tile, payload of set 2)
-    (CHECK_VALUES[2][0], "020c9fd29f92bf53b8fa91582e0cbf58958b111e9a322790f8"),
-    (CHECK_VALUES[7][0], "02093fdfd0256d9f03a28b3e9acb5d126798faaaea991a70bf729c71a05a8dd05c3587e37cc3449d8beee1935c8a219a3fb3f38c"
-                         "a5"),
-    (FIT_TILES[0], "020e9fdf4bb553bc8a000ab7e88ded4d2941a7b9341ff5533269fde244c8ae7578c0fb3c610b46e571dea242a8ae8888668da2"
-                   "cad5a41c"),
-    (FIT_TILES[1], "020f9fdcb92379124567cff63ea6dfeaec06fdb180640f78cebb9a4fc38450bb91eaf9d9e3b502b12d4c8b6b00b34b9cb9b98e59"
-                   "0a1aaba68050881996e8b47b0306f96a41aa0093ab1f314f12933367095c985adcbb9bd6b34d6b732d26912a397959ea1c6356b3"
-                   "411f52ff2fd0c273f68472f0cb3cfe1f0d6d55288491099beebc38d59dced7895ab9b626f0c7db2b5161048783111011eb0eb238"
-                   "9202a2fe9f375a0c9d1230db188690a18452"),
+    (CHECK_VALUES[3][0],
+     "020103e8ff7e"),
+    (CHECK_VALUES[4][0],
+     "020f80003ffec3f8035650cbf809347cd97b"),
+    (CHECK_VALUES[2][0],
+     "020c00009fd29f92bf53b8fa91582e0cbf58958b111e9a322790f8"),
+    (CHECK_VALUES[7][0],
+     "020601009f6da594bd3fce0662a7aadc3981c54fc7e4c4ea7e2413a7309ce892ac45145327cfafe4f4009137c3c729e66a1d"
+     "2acc"),
+    (FIT_TILES[0],
+     "020e00009fdf4bb553bc8a000ab7e88ded4d2941a7b9341ff5533269fde244c8ae7578c0fb3c610b46e571dea242a8ae8888"
+     "668da2cad5a41c"),
+    (FIT_TILES[1],
+     "020f00009fdcb92379124567cff63ea6dfeaec06fdb180640f78cebb9a4fc38450bb91eaf9d9e3b502b12d4c8b6b00b34b9c"
+     "b9b98e590a1aaba68050881996e8b47b0306f96a41aa0093ab1f314f12933367095c985adcbb9bd6b34d6b732d26912a3979"
+     "59ea1c6356b3411f52ff2fd0c273f68472f0cb3cfe1f0d6d55288491099beebc38d59dced7895ab9b626f0c7db2b51610487"
+     "83111011eb0eb2389202a2fe9f375a0c9d1230db188690a18452"),
 ]
 
 

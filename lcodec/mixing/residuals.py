@@ -166,14 +166,21 @@ _NO_DATA = np.frombuffer(b"", np.uint8)
 
 
 def encode_tile(tile, config=DEFAULT_PARAMS):
-    """(RESIDUAL, payload) of a plane group (h, w, c) of 16-bit samples: the parameter byte, the bits coded (the
-    tile's widest sample's, at least 1), then the stream."""
-    bits = max(int(tile.max()).bit_length(), 1)
+    """(RESIDUAL, payload) of a plane group (h, w, c) of 16-bit samples: the parameter byte, the bits B coded, from
+    set 2 a 16-bit offset (big-endian), then the stream. Set 1 codes the samples (B: the widest's bits); set 2 codes
+    them less the offset, their smallest (or less, so that offset + 2^B - 1 stays within 16 bits; B: the widest
+    difference's bits), so data stored with an offset (signed samples, a camera's black level) costs no more."""
     img = np.array(tile, dtype=np.uint16, order="C")
+    lo, hi = (int(img.min()), int(img.max())) if img.size else (0, 0)
+    if config == 1:
+        lo = 0
+    bits = max((hi - lo).bit_length(), 1)
+    offset = min(lo, 65536 - (1 << bits))
+    head = bytes([config, bits]) + (offset.to_bytes(2, "big") if config > 1 else b"")
     p = PARAMS[config]
-    stream, _ = residual_kernel(False, img, bits, _NO_DATA, p, tables(p.limit), -1,
+    stream, _ = residual_kernel(False, img - np.uint16(offset), bits, _NO_DATA, p, tables(p.limit), -1,
                                 ols.new_state(img.shape[2] if p.fit_shift else 0))
-    return RESIDUAL, bytes([config, bits]) + stream.tobytes()
+    return RESIDUAL, head + stream.tobytes()
 
 
 def decode_tile(payload, h, w, c, storage_bits, strict):
@@ -182,17 +189,21 @@ def decode_tile(payload, h, w, c, storage_bits, strict):
     payload = bytes(payload)
     if storage_bits != 16:
         raise FormatError(f"residual tile in a group of {storage_bits}-bit samples (only 16-bit groups have them)")
-    if len(payload) < 2 or payload[0] not in PARAMS or not 1 <= payload[1] <= 16:
+    head = 2 if payload[:1] == b"\x01" else 4
+    if len(payload) < head or payload[0] not in PARAMS or not 1 <= payload[1] <= 16:
         raise FormatError("bad residual payload header")
+    bits, offset = payload[1], int.from_bytes(payload[2:head], "big")
+    if offset + (1 << bits) > 65536:
+        raise FormatError("bad residual payload header: offset and bits exceed 16-bit samples")
     p = PARAMS[payload[0]]
     img = np.zeros((h, w, c), np.uint16)
-    stream = np.frombuffer(payload, np.uint8)[2:]
-    _, read = residual_kernel(True, img, payload[1], stream, p, tables(p.limit), SLACK if strict else -1,
+    stream = np.frombuffer(payload, np.uint8)[head:]
+    _, read = residual_kernel(True, img, bits, stream, p, tables(p.limit), SLACK if strict else -1,
                               ols.new_state(c if p.fit_shift else 0))
     if strict and read - len(stream) > SLACK:
         raise FormatError(f"tile stream exhausted: {len(stream)} bytes hold fewer samples than the tile has "
                           "(corrupted file)")
-    return img
+    return img + np.uint16(offset) if offset else img
 
 
 STAGE = stages.Stage(
