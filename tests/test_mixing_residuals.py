@@ -110,3 +110,19 @@ def test_the_spec_check_values(config, tile, payload):
     tile = tile.astype(np.uint16)
     assert residuals.encode_tile(tile, config) == (container.RESIDUAL, bytes.fromhex(payload))
     assert np.array_equal(residuals.decode_tile(bytes.fromhex(payload), *tile.shape, 16, True), tile)
+
+
+def test_signed_and_offset_samples_cost_what_unsigned_ones_do(shared_data):
+    """A real CT slice as stored (Hounsfield units + 1500), as signed Hounsfield units, and raised by 20000: set 2 codes
+    the samples less their offset, so the three files are within 0.5 % of each other, and each is exact."""
+    imagecodecs = pytest.importorskip("imagecodecs")
+    stored = imagecodecs.png_decode((shared_data / "deep" / "dcmqact_GE_14.png").read_bytes())[128:384, 128:384]
+    hu = (stored.astype(np.int32) - 1500).astype(np.int16)
+    sizes = []
+    for arr in (stored, hu, stored + np.uint16(20000)):
+        data = lcodec.compress(arr)
+        back = lcodec.decompress(data)
+        assert back.dtype == arr.dtype and np.array_equal(back, arr)
+        assert set(lcodec.read_header(data).methods) == {container.RESIDUAL}
+        sizes.append(len(data))
+    assert max(sizes) < min(sizes) * 1.005, sizes
