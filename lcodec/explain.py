@@ -1,11 +1,11 @@
 """Where the bits go: the model's cost −log2 q of every pixel as a heat map beside the image.
 
 Costs are computed tile by tile exactly as the compressor codes the image (every tile starts from an empty
-context), so the picture and its caption match what `lcodec encode` would spend on learned tiles, before
-the container's fallbacks and header. Drawing uses Pillow and numpy only.
+context), so the picture and its caption match what `lcodec encode` would spend on learned tiles (8-bit gray and
+colour) or on the tiles the engine without the network codes (deep gray and colour), before the container's
+fallbacks and header. Drawing uses Pillow and numpy only.
 """
 
-from pathlib import Path
 
 import numpy as np
 
@@ -16,7 +16,7 @@ MIN_WIDTH = 420  # room for the caption under small images
 CAPTION_HEIGHT = 28
 FONT_SIZE = 14
 BAR_WIDTH = 100  # the colour scale drawn in the caption
-MAX_BPSP = 8.0  # top of the colour scale: a pixel as costly as storing it raw
+MAX_BPSP = 8.0  # top of the colour scale: a pixel as costly as storing it raw (16 for deep samples)
 # Colour map stops (position, R, G, B), close to matplotlib's "inferno": dark = cheap, bright = costly.
 _STOPS = np.array([
     (0.00, 0, 0, 4),
@@ -30,26 +30,19 @@ LUT = LUT.astype(np.uint8)  # 256 x RGB
 
 
 def _pixels(image):
-    """uint8 (h, w) or (h, w, 3) from a path, a Pillow image or an array; only modes a model codes."""
-    from PIL import Image
+    """(samples (h, w, C) of the colour group as coded: uint8, or uint16 for deep ones, signed ones offset; C = 1 or
+    3) of a path, a Pillow image or an array; only single frames of a gray or colour group of 8 or 16-bit storage."""
+    from lcodec import container, samples
 
-    if isinstance(image, (str, Path)):  # read at full depth: a deep or multi-frame file is refused, not cut
-        from lcodec import formats
-
-        picture = formats.read(image, metadata=False)
-        frame = picture.frames[0]
-        if len(picture.frames) != 1 or frame.mode not in ("L", "LA", "RGB", "RGBA"):
-            what = f"{len(picture.frames)} frames" if len(picture.frames) != 1 else f"mode {frame.mode}"
-            raise InvalidInputError(f"{what}: not coded by a model (only single L, LA, RGB, RGBA images are)")
-        return {"LA": lambda p: p[:, :, 0], "RGBA": lambda p: p[:, :, :3]}.get(frame.mode, lambda p: p)(frame.pixels)
-    if isinstance(image, Image.Image):
-        if image.mode not in ("L", "LA", "RGB", "RGBA"):
-            raise InvalidInputError(f"mode {image.mode} is not coded by a model (only L, LA, RGB, RGBA are)")
-        image = np.asarray(image.convert(image.mode[:-1] if image.mode.endswith("A") else image.mode))
-    array = np.asarray(image)
-    if array.dtype != np.uint8 or not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (1, 3))):
-        raise InvalidInputError(f"expected a uint8 gray or RGB image, got {array.dtype} {array.shape}")
-    return array[:, :, 0] if array.ndim == 3 and array.shape[2] == 1 else array
+    picture = samples.read_picture(image, metadata=False)
+    frame = picture.frames[0]
+    mode = container.mode_by_name(frame.mode)
+    c, bits = mode.groups[0] if mode.groups else (0, 0)
+    if len(picture.frames) != 1 or c not in (1, 3) or bits not in (8, 16) or (bits == 8 and not mode.learned_group):
+        what = f"{len(picture.frames)} frames" if len(picture.frames) != 1 else f"mode {frame.mode}"
+        raise InvalidInputError(f"{what}: no cost map (only single gray or colour images of 8 or 9-16 bits have one)")
+    pixels = samples.stored(frame, mode)
+    return np.ascontiguousarray(pixels.reshape(pixels.shape[0], pixels.shape[1], -1)[:, :, :c])
 
 
 def _net(channels, model):
@@ -63,32 +56,45 @@ def _net(channels, model):
 
 def tiled_bits(pixels, net, tile=None, effort=None):
     """float64 (h, w, C) −log2 q of uint8 (h, w[, C]) pixels under net, coded in tiles of the given size, by the
-    network alone (effort 1) or with the mixing stage (effort 2, the default, or 3)."""
+    network alone (effort 1) or with the mixing stage (effort 2, the default, or 3); or of uint16 pixels (net None)
+    as the engine without the network codes them (at any effort: the stage effort 2 chooses)."""
     from lcodec import api, stages
     from lcodec.container import tile_boxes
 
     effort = effort or api.DEFAULT_EFFORT
+    deep = pixels.dtype == np.uint16
     planes = pixels.reshape(pixels.shape[0], pixels.shape[1], -1)
     out = np.empty(planes.shape, np.float64)
-    for y0, y1, x0, x1 in tile_boxes(planes.shape[0], planes.shape[1], tile or api.LEARNED_TILE):
+    for y0, y1, x0, x1 in tile_boxes(planes.shape[0], planes.shape[1],
+                                     tile or (api.FALLBACK_TILE if deep else api.LEARNED_TILE)):
         tile_pixels = np.ascontiguousarray(planes[y0:y1, x0:x1])
-        stage, settings = stages.choose(net, tile_pixels, effort)
+        stage, settings = stages.choose(net, tile_pixels, max(effort, 2) if deep else effort, 16 if deep else 8)
         out[y0:y1, x0:x1] = stage.bits_map(net, tile_pixels, **settings)
     return out
 
 
-def heat_map(bits):
+def heat_map(bits, top=MAX_BPSP):
     """RGB uint8 (h, w, 3) of bits (h, w, C): each pixel's bits over its channels, per sub-pixel, on the fixed
-    scale 0 .. MAX_BPSP so that heat maps of different images compare."""
+    scale 0 .. top (MAX_BPSP, or 16 for deep samples) so that heat maps of different images compare."""
     per_subpixel = bits.sum(axis=2) / bits.shape[2]
-    index = np.clip(per_subpixel * (255 / MAX_BPSP), 0, 255).round().astype(np.uint8)
+    index = np.clip(per_subpixel * (255 / top), 0, 255).round().astype(np.uint8)
     return LUT[index]
+
+
+def _shown(pixels):
+    """8-bit RGB or gray of the samples, deep ones stretched from their smallest to their largest."""
+    if pixels.dtype == np.uint8:
+        return pixels if pixels.shape[2] == 3 else pixels[:, :, 0]
+    lo, hi = int(pixels.min()), int(pixels.max())
+    out = ((pixels.astype(np.int64) - lo) * 255 // max(hi - lo, 1)).astype(np.uint8)
+    return out if out.shape[2] == 3 else out[:, :, 0]
 
 
 def explain(image, out_path, *, model=None, effort=None):
     """Write the image and its heat map side by side to out_path (PNG); return the bits per sub-pixel.
 
-    image: a path, Pillow image or uint8 array (gray or RGB; alpha is left out, as the model does not code it).
+    image: a path, Pillow image or array, gray or colour, 8-bit (coded over the model) or 9 to 16-bit (coded without
+    it; the picture shows the samples stretched to 8 bits); alpha and extra channels are left out.
     """
     from PIL import Image, ImageDraw, ImageFont
 
@@ -96,22 +102,25 @@ def explain(image, out_path, *, model=None, effort=None):
     from lcodec.files import write_atomic
 
     pixels = _pixels(image)
-    net = _net(1 if pixels.ndim == 2 else 3, model)
+    deep = pixels.dtype == np.uint16
+    net = None if deep else _net(pixels.shape[2], model)
     bits = tiled_bits(pixels, net, effort=effort)
     bpsp = float(bits.sum() / bits.size)
+    top = 16.0 if deep else MAX_BPSP
     h, w = pixels.shape[:2]
     canvas = Image.new("RGB", (max(2 * w + GAP, MIN_WIDTH), h + CAPTION_HEIGHT), "white")
-    canvas.paste(Image.fromarray(pixels).convert("RGB"), (0, 0))
-    canvas.paste(Image.fromarray(heat_map(bits)), (w + GAP, 0))
+    canvas.paste(Image.fromarray(_shown(pixels)).convert("RGB"), (0, 0))
+    canvas.paste(Image.fromarray(heat_map(bits, top)), (w + GAP, 0))
     draw = ImageDraw.Draw(canvas)
     font = ImageFont.load_default(size=FONT_SIZE)
     text_y = h + (CAPTION_HEIGHT - FONT_SIZE) // 2 - 1
-    draw.text((4, text_y), f"{bpsp:.3f} bits/sub-pixel, {net.name}, effort {effort or DEFAULT_EFFORT}", fill="black",
+    coder = "no model" if deep else net.name
+    draw.text((4, text_y), f"{bpsp:.3f} bits/sub-pixel, {coder}, effort {effort or DEFAULT_EFFORT}", fill="black",
               font=font)
     bar_x = max(w + GAP, MIN_WIDTH // 2)
     bar = np.broadcast_to(LUT[np.linspace(0, 255, BAR_WIDTH).round().astype(np.uint8)], (10, BAR_WIDTH, 3))
     canvas.paste(Image.fromarray(np.ascontiguousarray(bar)), (bar_x, h + (CAPTION_HEIGHT - 10) // 2))
     draw.text((bar_x - 12, text_y), "0", fill="black", font=font)
-    draw.text((bar_x + BAR_WIDTH + 4, text_y), f"{MAX_BPSP:g} bits/sub-pixel", fill="black", font=font)
+    draw.text((bar_x + BAR_WIDTH + 4, text_y), f"{top:g} bits/sub-pixel", fill="black", font=font)
     write_atomic(out_path, lambda f: canvas.save(f, format="PNG"), force=True)
     return bpsp

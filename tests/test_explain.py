@@ -55,6 +55,34 @@ def test_explain_gray_and_refusals(shared_data, tmp_path, models):
         learned.bits_map(net, gray[:, :, None]).mean(), rel=1e-12)
     with pytest.raises(InvalidInputError, match="mode P"):
         explain(Image.fromarray(gray).convert("P"), tmp_path / "p.png")
-    with pytest.raises(InvalidInputError, match="uint16"):
-        explain(gray.astype(np.uint16), tmp_path / "u16.png")
-    assert not (tmp_path / "p.png").exists() and not (tmp_path / "u16.png").exists()
+    with pytest.raises(InvalidInputError, match="mode 1"):
+        explain(gray > 128, tmp_path / "bilevel.png")
+    assert not (tmp_path / "p.png").exists() and not (tmp_path / "bilevel.png").exists()
+
+
+@pytest.mark.parametrize("name, signed", [("sunpy_trace_171_1998-05-19.png", False), ("riocolor_rgb16.png", False),
+                                          ("dcmqact_GE_14.png", True)])
+def test_explain_deep_images(shared_data, tmp_path, name, signed):
+    """A deep gray, colour or signed image: the heat map of RESIDUAL's own costs (as `lcodec encode` codes its
+    tiles), within a few bytes of the payload, and the picture stretched to 8 bits."""
+    from PIL import Image
+
+    imagecodecs = pytest.importorskip("imagecodecs")
+    from lcodec import api
+    from lcodec.explain import explain, heat_map
+    from lcodec.mixing import residuals
+
+    arr = imagecodecs.png_decode((shared_data / "deep" / name).read_bytes())[200:272, 200:290]
+    if signed:
+        arr = (arr.astype(np.int32) - 1500).astype(np.int16)
+    bpsp = explain(arr, tmp_path / "deep.png")
+    stored = (arr.view(np.uint16) ^ np.uint16(0x8000)) if signed else arr
+    bits = residuals.bits_map(stored.reshape(72, 90, -1))
+    assert bpsp == pytest.approx(bits.mean(), rel=1e-12)
+    payload = sum(api.read_header(api.Compressor(fallback=False, threads=1).compress(arr)).lengths)
+    assert bits.sum() < 8 * payload < bits.sum() + 64
+    with Image.open(tmp_path / "deep.png") as im:
+        canvas = np.asarray(im.convert("RGB"))
+    assert np.array_equal(canvas[:72, 90 + 8:180 + 8], heat_map(bits, 16.0))
+    shown = canvas[:72, :90].astype(int)
+    assert shown.min() == 0 and shown.max() == 255  # stretched from the smallest sample to the largest

@@ -37,9 +37,10 @@ def _mix(d, q, wsel, slots, base, node, st, weights, final, sel, sm, stretch_t):
 
 
 @njit(cache=True, nogil=True)
-def residual_kernel(decoding, img, bits, data, prm, tabs, slack, fit):
-    """Encode img (uint16 (h, w, c), samples < 2**bits) -> (stream, 0), or decode data into img -> (empty, bytes
-    read), stopping once more than `slack` bytes past the end of data are read (slack >= 0)."""
+def residual_kernel(decoding, img, bits, data, prm, tabs, slack, fit, cost):
+    """Encode img (uint16 (h, w, c), samples < 2**bits) -> (stream, 0), cost (unless empty) getting each sample's
+    -log2 p; or decode data into img -> (empty, bytes read), stopping once more than `slack` bytes past the end of
+    data are read (slack >= 0)."""
     h, w, c = img.shape
     squash_t, stretch_t, _, recip = tabs
     table_bits, limit, lr, lr_shift, quiet, lr2, apm_rate, fit_shift, fit_every, fit_weight, light_from = prm
@@ -112,6 +113,8 @@ def residual_kernel(decoding, img, bits, data, prm, tabs, slack, fit):
                     else:
                         low, rng, cache, pending, carry, pos, started = enc_bit(
                             low, rng, cache, pending, carry, pos, started, buf, bit, one - p1, one, P_BITS)
+                        if cost.size:
+                            cost[y, x, ch] += P_BITS - np.log2(p1 if bit else one - p1)
                     if lit:
                         light[li, q] = counters.update(light[li, q], bit, recip, limit)
                     else:
@@ -163,10 +166,11 @@ PARAMS = {1: Params(table_bits=16, limit=127, lr=48, lr_shift=22, quiet=2048, lr
                     fit_every=4, fit_weight=4, light_from=3)}
 DEFAULT_PARAMS = 2
 _NO_DATA = np.frombuffer(b"", np.uint8)
+_NO_COST = np.zeros((0, 0, 0))
 
 
-def encode_tile(tile, config=DEFAULT_PARAMS):
-    """(RESIDUAL, payload) of a plane group (h, w, c) of 16-bit samples: the parameter byte, the bits B coded, from
+def _encode(tile, config, want_cost):
+    """(payload, cost map or empty) of a plane group (h, w, c) of 16-bit samples. The payload: the parameter byte, the bits B coded, from
     set 2 a 16-bit offset (big-endian), then the stream. Set 1 codes the samples (B: the widest's bits); set 2 codes
     them less the offset, their smallest (or less, so that offset + 2^B - 1 stays within 16 bits; B: the widest
     difference's bits), so data stored with an offset (signed samples, a camera's black level) costs no more."""
@@ -178,9 +182,20 @@ def encode_tile(tile, config=DEFAULT_PARAMS):
     offset = min(lo, 65536 - (1 << bits))
     head = bytes([config, bits]) + (offset.to_bytes(2, "big") if config > 1 else b"")
     p = PARAMS[config]
+    cost = np.zeros(img.shape if want_cost else (0, 0, 0))
     stream, _ = residual_kernel(False, img - np.uint16(offset), bits, _NO_DATA, p, tables(p.limit), -1,
-                                ols.new_state(img.shape[2] if p.fit_shift else 0))
-    return RESIDUAL, head + stream.tobytes()
+                                ols.new_state(img.shape[2] if p.fit_shift else 0), cost)
+    return head + stream.tobytes(), cost
+
+
+def encode_tile(tile, config=DEFAULT_PARAMS):
+    """(RESIDUAL, payload) of a plane group (h, w, c) of 16-bit samples: see `_encode`."""
+    return RESIDUAL, _encode(tile, config, False)[0]
+
+
+def bits_map(tile, config=DEFAULT_PARAMS):
+    """-log2 p (float64, (h, w, c)) of every sample as this stage codes it: the sum over its decisions."""
+    return _encode(tile, config, True)[1]
 
 
 def decode_tile(payload, h, w, c, storage_bits, strict):
@@ -199,7 +214,7 @@ def decode_tile(payload, h, w, c, storage_bits, strict):
     img = np.zeros((h, w, c), np.uint16)
     stream = np.frombuffer(payload, np.uint8)[head:]
     _, read = residual_kernel(True, img, bits, stream, p, tables(p.limit), SLACK if strict else -1,
-                              ols.new_state(c if p.fit_shift else 0))
+                              ols.new_state(c if p.fit_shift else 0), _NO_COST)
     if strict and read - len(stream) > SLACK:
         raise FormatError(f"tile stream exhausted: {len(stream)} bytes hold fewer samples than the tile has "
                           "(corrupted file)")
@@ -210,5 +225,5 @@ STAGE = stages.Stage(
     "residual", (RESIDUAL,), (2, 3), lambda net, channels, bits: bits > 8, lambda net, tile, effort, bits: {},
     lambda net, tile: encode_tile(tile),
     lambda net, method, payload, h, w, c, bits, strict: decode_tile(payload, h, w, c, bits, strict),
-    model=False,
+    lambda net, tile: bits_map(tile), model=False,
 )
