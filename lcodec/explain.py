@@ -6,7 +6,6 @@ colour) or on the tiles the engine without the network codes (deep gray and colo
 fallbacks and header. Drawing uses Pillow and numpy only.
 """
 
-
 import numpy as np
 
 from lcodec.errors import InvalidInputError
