@@ -60,7 +60,8 @@ def hold(tile, config, stats=None):
     ours = ref.encode(tile, config=config, stats=stats)
     theirs = kernel_encode(tile, config)
     assert theirs.hex() == ours.hex(), f"set {config}: payloads differ on a {tile.shape} tile of {ours[1]} bits"
-    assert ours[0] == config and ours[1] == ref.used_bits(tile)
+    low = int(tile.min()) if config >= 2 else 0  # set 2 codes the samples less their offset (4.3.14)
+    assert ours[0] == config and ours[1] == ref.used_bits(tile - low)
     back = kernel_decode(ours, h, w, c)
     assert back is not FormatError and np.array_equal(back, tile)
     mine = ref_decode(theirs, h, w, c, stats=stats)
@@ -174,7 +175,7 @@ def test_paths_over_many_tiles(config):
     spike[8, 4] = 400  # after the bias context of exact neighbours has halved: its bias moves by 1 / 33, not 1 / 65
     for B, tile in [(16, noise(5, 6, 1, 16, rng)), (16, extremes(5, 5, 2, 16, rng)), (12, ramp(10, 10, 1, 12, rng)),
                     (16, colour(6, 6, 3, 16, rng)), (16, ramp(9, 8, 1, 16, rng)), (9, spike)]:
-        assert hold(tile, config, stats)[1] == B
+        assert hold(tile, config, stats)[1] == (B if config == 1 else ref.used_bits(tile - tile.min()))
     # 4.3.8: 0 .. 17, and the mantissa's classes of e = 2 .. 16 (e = 2, 3, 4 have fewer than four bits: 19 .. 21,
     # 24, 25 and 29 never occur)
     mantissa = {18 + 4 * (e - 2) + min(k, 3) for e in range(2, 17) for k in range(e - 1)}
@@ -261,7 +262,9 @@ def test_a_decoder_accepts_every_B_up_to_16(config):
         assert same(kernel_decode(payload, *tile.shape), tile)
         assert same(ref_decode(payload, *tile.shape), tile)
     with pytest.raises(ValueError):
-        ref.encode(np.full((2, 2, 1), 300), bits=8)
+        ref.encode(np.full((2, 2, 1), 300), bits=8, config=1)
+    with pytest.raises(ValueError):
+        ref.encode(np.array([[[0], [300]]]), bits=8, config=2)
     with pytest.raises(ValueError):
         ref.encode(np.full((2, 2, 1), 300), config=3)
 
@@ -294,17 +297,23 @@ CHECK_VALUES = [  # FORMAT.md section 4.3.14, set 1
      "01093fdfcf06e67648edd0afb3c5f575bd6b721197e30ba93e75901e18bb7341150fbe3e107f34bb65d29505764a4eb0d52b9748e8c6"),
     (np.zeros((3, 3, 1), np.int64), "0101ff"),  # an all-zero group's stream is not empty
     (np.zeros((16, 16, 1), np.int64), "0101fffc"),
-] + [  # set 2: two tiles above, and two where the fit has features
-    ((331 * np.arange(12)).reshape(3, 4, 1), "020c9fd29f92bf53b8fa91582e0cbf58958b111e9a322790f8"),
+] + [  # set 2: tiles above (offsets 1000, 32768, 0 and 256), and two where the fit has features
+    (np.full((4, 4, 1), 1000),
+     "020103e8ff7e"),
+    (np.array([40000, 39000, 41000, 65535]).reshape(4, 1, 1),
+     "020f80003ffec3f8035650cbf809347cd97b"),
+    ((331 * np.arange(12)).reshape(3, 4, 1),
+     "020c00009fd29f92bf53b8fa91582e0cbf58958b111e9a322790f8"),
     ((256 + (97 * np.arange(50)) % 61).reshape(5, 5, 2),
-     "02093fdfd0256d9f03a28b3e9acb5d126798faaaea991a70bf729c71a05a8dd05c3587e37cc3449d8beee1935c8a219a3fb3f38ca5"),
+     "020601009f6da594bd3fce0662a7aadc3981c54fc7e4c4ea7e2413a7309ce892ac45145327cfafe4f4009137c3c729e66a1d2acc"),
     (_fit_tile_1(),
-     "020e9fdf4bb553bc8a000ab7e88ded4d2941a7b9341ff5533269fde244c8ae7578c0fb3c610b46e571dea242a8ae8888668da2cad5a41c"),
+     ("020e00009fdf4bb553bc8a000ab7e88ded4d2941a7b9341ff5533269fde244c8ae7578c0fb3c610b46e571dea242a8ae8888668da2ca"
+      "d5a41c")),
     (_fit_tile_3(),
-     ("020f9fdcb92379124567cff63ea6dfeaec06fdb180640f78cebb9a4fc38450bb91eaf9d9e3b502b12d4c8b6b00b34b9cb9b98e590a1aab"
-      "a68050881996e8b47b0306f96a41aa0093ab1f314f12933367095c985adcbb9bd6b34d6b732d26912a397959ea1c6356b3411f52ff2fd0"
-      "c273f68472f0cb3cfe1f0d6d55288491099beebc38d59dced7895ab9b626f0c7db2b5161048783111011eb0eb2389202a2fe9f375a0c9d"
-      "1230db188690a18452")),
+     ("020f00009fdcb92379124567cff63ea6dfeaec06fdb180640f78cebb9a4fc38450bb91eaf9d9e3b502b12d4c8b6b00b34b9cb9b98e59"
+      "0a1aaba68050881996e8b47b0306f96a41aa0093ab1f314f12933367095c985adcbb9bd6b34d6b732d26912a397959ea1c6356b3411f"
+      "52ff2fd0c273f68472f0cb3cfe1f0d6d55288491099beebc38d59dced7895ab9b626f0c7db2b5161048783111011eb0eb2389202a2fe"
+      "9f375a0c9d1230db188690a18452")),
 ]
 
 
@@ -328,9 +337,11 @@ def test_the_set_2_check_values_reach_the_fit():
 
 
 def test_bad_headers_and_storage_are_format_errors_in_both():
-    """4.3.1: under 2 bytes, an unknown set, B = 0 or above 16, a group whose storage bits are not 16."""
-    for payload in [b"", b"\x01", b"\x02", b"\x00\x03abc", b"\x03\x03abc", b"\xff\x01", b"\x01\x00abc",
-                    b"\x01\x11abc", b"\x01\xffabc", b"\x02\x00abc", b"\x02\x11abc"]:
+    """4.3.1: under 2 bytes (set 1) or 4 (set 2), an unknown set, B = 0 or above 16, O + 2^B above 65536, a group
+    whose storage bits are not 16."""
+    for payload in [b"", b"\x01", b"\x02", b"\x02\x03a", b"\x00\x03abc", b"\x03\x03abc", b"\xff\x01", b"\x01\x00abc",
+                    b"\x01\x11abc", b"\x01\xffabc", b"\x02\x00abc", b"\x02\x11abc", b"\x02\x0c\xf0\x01abc",
+                    b"\x02\x10\x00\x01abc"]:
         assert kernel_decode(payload, 2, 3, 1) is FormatError, payload
         assert ref_decode(payload, 2, 3, 1) is FormatError, payload
     for config in SETS:
@@ -341,14 +352,15 @@ def test_bad_headers_and_storage_are_format_errors_in_both():
         # an empty stream (L = 0) is no error in itself: a 1 x 1 tile decodes from it, six pixels run it past SLACK
         for B, shape, ok in [(1, (1, 1, 1), True), (16, (1, 1, 1), True), (1, (2, 3, 1), False),
                              (16, (2, 3, 4), False)]:
-            payload = bytes([config, B])
+            payload = bytes([config, B]) + (b"\0\0" if config >= 2 else b"")
             a, b = kernel_decode(payload, *shape), ref_decode(payload, *shape)
             assert same(a, b) and (a is not FormatError) == ok, (payload, shape)
 
 
 @pytest.mark.parametrize("config", SETS)
 def test_random_payloads_decode_the_same(config):
-    """Any bytes decode to some samples in 0 .. M, or run out past SLACK, the same in both (4.3.12); random bytes
+    """Any bytes decode to some samples in O .. O + M, or run out past SLACK, the same in both (4.3.12) (set 2: an
+    offset O that with B passes 65535 is refused, 4.3.1); random bytes
     reach the clamp of the decoded sample (4.3.11) and an all-0xFF stream the decoder's clamp (code >= range,
     4.1.14). In set 2 some tiles are large enough for the fit to have features."""
     rng = np.random.default_rng({1: 11, 2: 10}[config])
@@ -358,12 +370,13 @@ def test_random_payloads_decode_the_same(config):
         h, w = (2 + i % 3, 3) if i % 4 < 2 or config == 1 else (4 + i % 2, 5 + i % 3)
         n = int(rng.integers(0, 3 * B * c * h * w // 2)) if i % 3 else int(rng.integers(0, 12))
         stream = rng.integers(0, 256, n, dtype=np.uint8).tobytes() if i % 6 else b"\xff" * n
-        payload = bytes([config, B]) + stream
+        offset = int(rng.integers(0, 65537 - (1 << B))) if config >= 2 and i % 5 else 0
+        payload = bytes([config, B]) + (offset.to_bytes(2, "big") if config >= 2 else b"") + stream
         a, b = kernel_decode(payload, h, w, c), ref_decode(payload, h, w, c, stats=stats)
         assert same(a, b), (B, c, payload.hex())
         outcomes[a is FormatError] += 1
         if a is not FormatError:
-            assert int(a.max()) <= (1 << B) - 1
+            assert offset <= int(a.min()) and int(a.max()) <= offset + (1 << B) - 1
     assert outcomes[True] and outcomes[False]
     assert stats["clamps"] > 0 and stats["sample clamped"] > 0
     if config == 2:
@@ -378,11 +391,11 @@ def test_truncated_payloads_decode_the_same(config):
     tile = noise(4, 5, 2, 10, rng)
     full = hold(tile, config)
     outcomes = Counter()
-    for n in list(range(2, len(full) - 12, 4)) + list(range(len(full) - 12, len(full))):
+    for n in list(range(2 if config == 1 else 4, len(full) - 12, 4)) + list(range(len(full) - 12, len(full))):
         a, b = kernel_decode(full[:n], 4, 5, 2), ref_decode(full[:n], 4, 5, 2)
         assert same(a, b), n
         outcomes["error" if a is FormatError else "same" if same(a, tile) else "other"] += 1
     assert outcomes["error"] and outcomes["other"] and not outcomes["same"]  # its last byte is not a trimmed zero
-    for n in (2, len(full) // 2, len(full) - 8):
+    for n in (2 if config == 1 else 4, len(full) // 2, len(full) - 8):
         a, b = kernel_decode(full[:n], 4, 5, 2, strict=False), ref_decode(full[:n], 4, 5, 2, strict=False)
         assert a is not FormatError and same(a, b), n

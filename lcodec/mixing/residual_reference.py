@@ -436,9 +436,10 @@ def _run(prm, B, h, w, c, coder, tile=None, strict=True, stats=None):
 
 def encode(tile, *, bits=None, config=DEFAULT_SET, stats=None):
     """The RESIDUAL payload of tile (h, w, c) (or (h, w)) of 16-bit samples with parameter set config (2, as the
-    reference encoder writes, unless told): set byte, B, the stream. B is the tile's used bits unless bits names
-    another (any from that up to 16, which a decoder must accept); stats, a Counter, gets how often the rarer paths
-    ran."""
+    reference encoder writes, unless told): set byte, B, from set 2 the offset O (section 4.3.1), the stream of the
+    samples less O. Set 1: O = 0 and B the tile's used bits; set 2: B the used bits of the samples less the smallest,
+    O = min(smallest, 65536 - 2^B) (section 4.3.14). bits names another B (any that holds the samples less O, up to
+    16, which a decoder must accept); stats, a Counter, gets how often the rarer paths ran."""
     tile = np.asarray(tile)
     if tile.ndim == 2:
         tile = tile[:, :, None]
@@ -447,25 +448,29 @@ def encode(tile, *, bits=None, config=DEFAULT_SET, stats=None):
     tile = tile.astype(np.int64)
     if tile.size and (tile.min() < 0 or tile.max() > 65535):
         raise ValueError("samples outside 0 .. 65535")
-    B = used_bits(tile) if bits is None else bits
-    if not used_bits(tile) <= B <= MAX_B:
-        raise ValueError(f"B = {B} does not hold the tile or exceeds 16")
     if config not in SETS:
         raise ValueError(f"no parameter set {config}")
+    smallest = int(tile.min()) if tile.size and config >= 2 else 0
+    B = used_bits(tile - smallest) if bits is None else bits
+    if not 1 <= B <= MAX_B:
+        raise ValueError(f"B = {B} exceeds 16")
+    O = min(smallest, 65536 - (1 << B))
+    if not used_bits(tile - O) <= B:
+        raise ValueError(f"B = {B} does not hold the tile")
     h, w, c = tile.shape
     enc = Encoder()
-    _run(SETS[config], B, h, w, c, enc, tile=tile.tolist(), strict=False, stats=stats)
+    _run(SETS[config], B, h, w, c, enc, tile=(tile - O).tolist(), strict=False, stats=stats)
     stream = enc.finish()
     if stats is not None:
         stats["carries"] += enc.carries
         stats["trimmed"] += enc.trimmed
-    return bytes([config, B]) + stream
+    return bytes([config, B]) + (O.to_bytes(2, "big") if config >= 2 else b"") + stream
 
 
 def decode(payload, h, w, c, storage_bits=STORAGE_BITS, *, strict=True, stats=None):
-    """The (h, w, c) uint16 samples of a RESIDUAL payload. FormatError for storage bits other than 16, a payload
-    shorter than 2 bytes, an unknown set, B outside 1 .. 16, and (strict, as every file decodes) a stream read more
-    than SLACK bytes past its end after some pixel."""
+    """The (h, w, c) uint16 samples of a RESIDUAL payload (the decoded S plus O). FormatError for storage bits other
+    than 16, a payload shorter than 2 bytes (set 1) or 4 (set 2), an unknown set, B outside 1 .. 16, O + 2^B above
+    65536, and (strict, as every file decodes) a stream read more than SLACK bytes past its end after some pixel."""
     if storage_bits != STORAGE_BITS:
         raise FormatError(f"RESIDUAL codes groups of 16-bit storage, not {storage_bits}")
     payload = bytes(payload)
@@ -473,8 +478,14 @@ def decode(payload, h, w, c, storage_bits=STORAGE_BITS, *, strict=True, stats=No
         raise FormatError(f"RESIDUAL payload of {len(payload)} bytes, under 2")
     if payload[0] not in SETS:
         raise FormatError(f"RESIDUAL parameter set {payload[0]} does not exist")
+    head = 2 if payload[0] == 1 else 4
+    if len(payload) < head:
+        raise FormatError(f"RESIDUAL payload of {len(payload)} bytes, under {head}")
     B = payload[1]
     if not 1 <= B <= MAX_B:
         raise FormatError(f"RESIDUAL tile of {B} bits a sample")
-    px = _run(SETS[payload[0]], B, h, w, c, Decoder(payload[2:]), strict=strict, stats=stats)
-    return np.array(px, dtype=np.int64).reshape(h, w, c).astype(np.uint16)
+    O = int.from_bytes(payload[2:head], "big")
+    if O + (1 << B) > 65536:
+        raise FormatError(f"RESIDUAL offset {O} with {B} bits passes 65535")
+    px = _run(SETS[payload[0]], B, h, w, c, Decoder(payload[head:]), strict=strict, stats=stats)
+    return (np.array(px, dtype=np.int64).reshape(h, w, c) + O).astype(np.uint16)
