@@ -1,10 +1,11 @@
 """The tiles of one image, coded and decoded in worker threads (the Numba kernels release the GIL).
 
 Encoding keeps, for each plane group of each tile, the smallest of the chosen stage's payload (`stages.choose`;
-at effort 3 also the other stages without a model, `stages.alternatives`) and the fallback's (LZMA, the slow one, only where a quick DEFLATE came within `fallback.REACH` of the model's payload
-and, on photo-like data, where the entropy of the filtered bytes leaves LZMA a chance), so a file is never much
-larger than its best path. Decoding checks each tile against its CRC as soon as it is decoded, and the first error
-stops every thread before its next tile."""
+at effort 3 also the other stages without a model, `stages.alternatives`) and the fallback's. Below effort 3 the
+fallback tries LZMA, the slow one, only where a quick DEFLATE came within `fallback.REACH` of the stage's payload
+and, on photo-like data, where the entropy of the filtered bytes leaves LZMA a chance; at effort 3 it tries every
+method. So a file is never much larger than its best path. Decoding checks each tile against its CRC as soon as it
+is decoded, and the first error stops every thread before its next tile."""
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -36,8 +37,8 @@ def encode(planes, mode, net, tile, *, effort, use_fallback, threads):
                 for other, kwargs in stages.alternatives(net, plane, effort, bits, stage):
                     candidate = other.encode(net, plane, **kwargs)
                     best = candidate if len(candidate[1]) < len(best[1]) else best
-                if use_fallback:
-                    other = fallback.encode(plane, bits, target=len(best[1]))
+                if use_fallback:  # at effort 3 every fallback method is tried, not only those its quick look favours
+                    other = fallback.encode(plane, bits, target=len(best[1]) if effort < 3 else None)
                     if len(other[1]) < len(best[1]):
                         best = other
             elif best is None:

@@ -126,3 +126,21 @@ def test_signed_and_offset_samples_cost_what_unsigned_ones_do(shared_data):
         assert set(lcodec.read_header(data).methods) == {container.RESIDUAL}
         sizes.append(len(data))
     assert max(sizes) < min(sizes) * 1.005, sizes
+
+
+def test_effort_3_tries_every_fallback_method(monkeypatch):
+    """Below effort 3 the fallback skips LZMA where its quick look says the stage's payload is out of reach; at effort
+    3 it tries every method (a full Digitized Sky Survey plate's tile is smaller by LZMA than by any stage, though its
+    quick DEFLATE is not)."""
+    targets = []
+    encode = fallback.encode
+
+    def spy(plane, bits, target=None):
+        targets.append(target)
+        return encode(plane, bits, target)
+
+    monkeypatch.setattr(fallback, "encode", spy)
+    tile = np.add.outer(np.arange(40), np.arange(48)).astype(np.uint16) * 300
+    for effort in (2, 3):
+        assert np.array_equal(lcodec.decompress(api.Compressor(effort=effort, threads=1).compress(tile)), tile)
+    assert len(targets) == 2 and isinstance(targets[0], int) and targets[1] is None
