@@ -181,6 +181,20 @@ def test_readme_shows_the_recorded_kodak_run():
     assert (REPO / "bench" / "results" / "kodak.png").read_bytes()[:8] == PNG_SIGNATURE
 
 
+def test_readme_shows_the_recorded_deep_run():
+    """The README's deep table is exactly what the recorded full run over ../shared/data/deep printed: all 30 images
+    at full depth, every codec lossless on every one."""
+    from bench.harness import render_deep
+
+    report = json.loads((REPO / "bench" / "results" / "deep.json").read_text(encoding="utf-8"))
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    block = readme.split(README_DEEP[0], 1)[1].split(README_DEEP[1], 1)[0]
+    assert block.strip() == render_deep(report)
+    assert not report["quick"] and report["dirs"] == ["../shared/data/deep"] and len(report["images"]) == 30
+    assert all(i["dtype"] == "uint16" for i in report["images"])
+    assert all(r["lossless"] and not r["error"] for r in report["rows"])
+
+
 def test_readme_without_markers_is_refused(tmp_path):
     from bench.harness import update_readme
 
