@@ -224,6 +224,29 @@ def test_raw_16_bit_is_big_endian(shared_data, tmp_path):
     assert raw == np.asarray(src).astype(">u2").tobytes()
 
 
+def test_real_deep_images_round_trip_through_the_cli(shared_data, tmp_path):
+    """A real 16-bit gray and a real 16-bit colour image through `lcodec encode --rm` and `lcodec decode`, as separate
+    processes: coded by RESIDUAL, and the decoded PNGs, read back by imagecodecs, hold every sample of the originals."""
+    imagecodecs = pytest.importorskip("imagecodecs")
+    from lcodec.container import RESIDUAL
+
+    originals = {}
+    for name, box in (("sunpy_trace_171_1998-05-19.png", (slice(400, 560), slice(380, 600))),
+                      ("riocolor_rgb16.png", (slice(100, 228), slice(150, 310)))):
+        arr = np.ascontiguousarray(imagecodecs.png_decode((shared_data / "deep" / name).read_bytes())[box])
+        (tmp_path / name).write_bytes(imagecodecs.png_encode(arr))
+        originals[name] = arr
+    cmd = [sys.executable, "-m", "lcodec"]
+    subprocess.run([*cmd, "encode", *[tmp_path / n for n in originals], "--rm"], check=True, timeout=600)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(n.replace(".png", ".lcd") for n in originals)
+    for name, arr in originals.items():
+        lcd = tmp_path / name.replace(".png", ".lcd")
+        assert set(api.read_header(lcd.read_bytes()).methods) == {RESIDUAL}
+        subprocess.run([*cmd, "decode", lcd, "-o", tmp_path / name], check=True, timeout=600)
+        back = imagecodecs.png_decode((tmp_path / name).read_bytes())
+        assert back.dtype == np.uint16 and np.array_equal(back, arr)
+
+
 def test_explain(png, capsys, tmp_path, models):
     status, out, err = run(capsys, "explain", png, "-o", tmp_path / "heat.png")
     assert status == 0, err
