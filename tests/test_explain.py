@@ -53,11 +53,30 @@ def test_explain_gray_and_refusals(shared_data, tmp_path, models):
     assert bpsp == pytest.approx(mixing.bits_map(net, gray[:, :, None]).mean(), rel=1e-12)
     assert explain(gray, tmp_path / "gray1.png", effort=1) == pytest.approx(
         learned.bits_map(net, gray[:, :, None]).mean(), rel=1e-12)
-    with pytest.raises(InvalidInputError, match="mode P"):
-        explain(Image.fromarray(gray).convert("P"), tmp_path / "p.png")
-    with pytest.raises(InvalidInputError, match="mode 1"):
-        explain(gray > 128, tmp_path / "bilevel.png")
-    assert not (tmp_path / "p.png").exists() and not (tmp_path / "bilevel.png").exists()
+    with pytest.raises(InvalidInputError, match="2 frames"):
+        explain([gray, gray], tmp_path / "frames.png")
+    assert not (tmp_path / "frames.png").exists()
+
+
+def test_explain_palette_and_bilevel(shared_data, tmp_path):
+    """Palette indices and 1-bit planes: the costs of CONTEXT, the engine without the network, as the encoder codes
+    them at effort 2, within a few bytes of its payload."""
+    from PIL import Image
+
+    from lcodec import api
+    from lcodec.explain import explain
+    from lcodec.mixing import planes
+
+    with Image.open(shared_data / "kodak" / "kodim05.png") as im:
+        rgb = im.crop((100, 100, 190, 172))
+    for image, bits in ((rgb.quantize(64), 8), (rgb.convert("1"), 1)):
+        bpsp = explain(image, tmp_path / "map.png")
+        indices = np.asarray(image).reshape(72, 90, 1)
+        costs = planes.bits_map(indices)
+        assert bpsp == pytest.approx(costs.mean(), rel=1e-12)
+        header = api.read_header(api.Compressor(fallback=False, threads=1).compress(image))
+        assert costs.sum() < 8 * header.lengths[0] < costs.sum() + 64
+        assert (tmp_path / "map.png").read_bytes()[:4] == b"\x89PNG"
 
 
 @pytest.mark.parametrize("name, signed", [("sunpy_trace_171_1998-05-19.png", False), ("riocolor_rgb16.png", False),

@@ -15,6 +15,7 @@ from lcodec.entropy.range_coder import SLACK, dec_begin, dec_bit, enc_begin, enc
 from lcodec.mixing import apm as apms, counters, hashing, mixer, plane_contexts
 from lcodec.errors import FormatError
 from lcodec.mixing.logistic import P_BITS, ST_FRAC, squash, tables
+from lcodec.model import pixel
 from lcodec.model.fixed_point import bit_length
 
 MAX_LENGTH = 15
@@ -31,9 +32,10 @@ def _match_key(img, y, x, c):
 
 
 @njit(cache=True, nogil=True)
-def plane_kernel(decoding, img, bits, data, prm, tabs, slack):
-    """Encode img (uint16 (h, w, c), samples < 2**bits) -> (stream, 0), or decode data into img -> (empty, bytes
-    read), stopping once more than `slack` bytes past the end of data are read (slack >= 0)."""
+def plane_kernel(decoding, img, bits, data, prm, tabs, slack, cost):
+    """Encode img (uint16 (h, w, c), samples < 2**bits) -> (stream, 0), cost (unless empty) getting each sample's
+    -log2 p; or decode data into img -> (empty, bytes read), stopping once more than `slack` bytes past the end of
+    data are read (slack >= 0)."""
     h, w, c = img.shape
     squash_t, stretch_t, _, recip = tabs
     table_bits, limit, lr, lr_shift, quiet, lr2, apm_rate, match_bits = prm
@@ -107,6 +109,8 @@ def plane_kernel(decoding, img, bits, data, prm, tabs, slack):
                         bit = (v >> (shift - 1)) & 1
                         low, rng, cache, pending, carry, pos, started = enc_bit(
                             low, rng, cache, pending, carry, pos, started, buf, bit, split, one, P_BITS)
+                        if cost.size:
+                            cost[y, x, ch] += P_BITS - np.log2(p1 if bit else split)
                     mixer.train(weights, sel, st, n_in, sm, bit, squash_t, lr, lr_shift, quiet)
                     mixer.final_train(final, ch * 16 + d, sm, (bit << P_BITS) - pm, lr2, lr_shift)
                     apms.update(apm, actx, j, f, bit, apm_rate)
@@ -135,6 +139,7 @@ PlaneParams = namedtuple("PlaneParams", "table_bits limit lr lr_shift quiet lr2 
 PARAMS = {1: PlaneParams(table_bits=16, limit=127, lr=48, lr_shift=22, quiet=2048, lr2=64, apm_rate=7, match_bits=18)}
 DEFAULT_PARAMS = 1
 _NO_DATA = np.frombuffer(b"", np.uint8)
+_NO_COST = np.zeros((0, 0, 0))
 
 
 def used_bits(tile):
@@ -142,14 +147,25 @@ def used_bits(tile):
     return max(int(tile.max()).bit_length(), 1)
 
 
-def encode_tile(tile, storage_bits, config=DEFAULT_PARAMS):
-    """(CONTEXT, payload) of a plane group (h, w, c) of `storage_bits` samples: the parameter byte, the bits coded,
-    then the stream."""
+def _encode(tile, config, want_cost):
+    """(payload, cost map or empty) of a plane group (h, w, c): the parameter byte, the bits coded, then the
+    stream."""
     bits = used_bits(tile)
     img = np.array(tile, dtype=np.uint16, order="C")  # writable: one compiled kernel for both directions
     p = PARAMS[config]
-    stream, _ = plane_kernel(False, img, bits, _NO_DATA, p, tables(p.limit), -1)
-    return CONTEXT, bytes([config, bits]) + stream.tobytes()
+    cost = np.zeros(img.shape if want_cost else (0, 0, 0))
+    stream, _ = plane_kernel(False, img, bits, _NO_DATA, p, tables(p.limit), -1, cost)
+    return bytes([config, bits]) + stream.tobytes(), cost
+
+
+def encode_tile(tile, storage_bits, config=DEFAULT_PARAMS):
+    """(CONTEXT, payload) of a plane group (h, w, c) of `storage_bits` samples (see `_encode`)."""
+    return CONTEXT, _encode(tile, config, False)[0]
+
+
+def bits_map(tile, config=DEFAULT_PARAMS):
+    """-log2 p (float64, (h, w, c)) of every sample as this stage codes it: the sum over its decisions."""
+    return _encode(tile, config, True)[1]
 
 
 def decode_tile(payload, h, w, c, storage_bits, strict):
@@ -162,10 +178,8 @@ def decode_tile(payload, h, w, c, storage_bits, strict):
     p = PARAMS[payload[0]]
     img = np.zeros((h, w, c), np.uint16)
     stream = np.frombuffer(payload, np.uint8)[2:]
-    _, read = plane_kernel(True, img, payload[1], stream, p, tables(p.limit), SLACK if strict else -1)
-    if strict and read - len(stream) > SLACK:
-        raise FormatError(f"tile stream exhausted: {len(stream)} bytes hold fewer samples than the tile has "
-                          "(corrupted file)")
+    _, read = plane_kernel(True, img, payload[1], stream, p, tables(p.limit), SLACK if strict else -1, _NO_COST)
+    pixel.check_exhausted(read, len(stream), SLACK if strict else -1)
     return img.astype(bool if storage_bits == 1 else (np.uint8 if storage_bits == 8 else np.uint16))
 
 
@@ -173,5 +187,5 @@ STAGE = stages.Stage(
     "context", (CONTEXT,), (2, 3), lambda net, channels, bits: True, lambda net, tile, effort, bits: {"bits": bits},
     lambda net, tile, bits: encode_tile(tile, bits),
     lambda net, method, payload, h, w, c, bits, strict: decode_tile(payload, h, w, c, bits, strict),
-    model=False,
+    lambda net, tile, bits: bits_map(tile), model=False,
 )

@@ -18,6 +18,7 @@ from lcodec.errors import FormatError
 from lcodec.mixing import apm as apms, counters, hashing, mixer, residual_contexts as rctx, residual_ols as ols
 from lcodec.mixing import residual_predict as rp
 from lcodec.mixing.logistic import P_BITS, ST_FRAC, squash, tables
+from lcodec.model import pixel
 from lcodec.model.fixed_point import bit_length
 
 DECISIONS = 78  # decision classes: 0 zero, 1 sign, 2 + j exponent, 18 + 4 (e - 2) + min(k, 3) mantissa bit k
@@ -215,9 +216,7 @@ def decode_tile(payload, h, w, c, storage_bits, strict):
     stream = np.frombuffer(payload, np.uint8)[head:]
     _, read = residual_kernel(True, img, bits, stream, p, tables(p.limit), SLACK if strict else -1,
                               ols.new_state(c if p.fit_shift else 0), _NO_COST)
-    if strict and read - len(stream) > SLACK:
-        raise FormatError(f"tile stream exhausted: {len(stream)} bytes hold fewer samples than the tile has "
-                          "(corrupted file)")
+    pixel.check_exhausted(read, len(stream), SLACK if strict else -1)
     return img + np.uint16(offset) if offset else img
 
 
