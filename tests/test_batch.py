@@ -120,6 +120,24 @@ def test_memory_source_and_destination(client, photos, tmp_path):
     mem.rm("/batch-lcd", recursive=True)
 
 
+def test_real_deep_images(client, shared_data, tmp_path):
+    """Real 16-bit gray and colour crops coded on the cluster (RESIDUAL at the default effort) and decoded back: the
+    PNGs, read by imagecodecs, hold every sample at full depth."""
+    imagecodecs = pytest.importorskip("imagecodecs")
+    src = tmp_path / "deep"
+    src.mkdir()
+    originals = {}
+    for name in ("seg3d_heart_IM-0001-0010.png", "neubias_hela-cells_rgb.png", "riocolor_rgb16.png"):
+        arr = np.ascontiguousarray(imagecodecs.png_decode((shared_data / "deep" / name).read_bytes())[200:296, 200:328])
+        (src / name).write_bytes(imagecodecs.png_encode(arr))
+        originals[name] = arr
+    assert all(r["error"] is None for r in batch.encode(str(src), str(tmp_path / "lcd"), client=client))
+    assert all(r["error"] is None for r in batch.decode(str(tmp_path / "lcd"), str(tmp_path / "png"), client=client))
+    for name, arr in originals.items():
+        back = imagecodecs.png_decode((tmp_path / "png" / name).read_bytes())
+        assert back.dtype == np.uint16 and np.array_equal(back, arr)
+
+
 def test_glob_keeps_the_tree_below_its_fixed_part(client, photos, tmp_path):
     src, cli_out = photos
     results = batch.encode(f"file://{src}/a/b/*.png", str(tmp_path / "lcd"), client=client, effort=1)
