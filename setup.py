@@ -1,4 +1,33 @@
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+
+
+class BuildPyWithKernels(build_py):
+    """build_py, then the kernels compiled into the wheel's lcodec/_kernels by lcodec.precompile (about two minutes),
+    so that a fresh install's first run need not compile them. Not for an editable install, nor with
+    LCODEC_PRECOMPILE=0; a failure costs only that wait, so it warns and the build goes on."""
+
+    def run(self):
+        super().run()
+        if getattr(self, "editable_mode", False) or os.environ.get("LCODEC_PRECOMPILE") == "0":
+            return
+        build_lib = Path(self.build_lib).resolve()
+        kernels = build_lib / "lcodec" / "_kernels"
+        shutil.rmtree(kernels, ignore_errors=True)  # an earlier build's
+        self.announce(f"compiling lcodec's kernels into {kernels}", level=2)
+        path = os.pathsep.join(filter(None, [str(build_lib), os.environ.get("PYTHONPATH")]))
+        env = dict(os.environ, NUMBA_CACHE_DIR=str(kernels), PYTHONPATH=path)
+        done = subprocess.run([sys.executable, "-m", "lcodec.precompile"], cwd=build_lib, env=env)
+        if done.returncode:
+            shutil.rmtree(kernels, ignore_errors=True)
+            print("warning: lcodec's kernels were not compiled into the wheel; they compile on first use",
+                  file=sys.stderr)
 
 setup(
     name="lcodec",
@@ -22,6 +51,7 @@ setup(
         "zarr": ["numcodecs>=0.16", "zarr>=3.1.3"],
         "bench": ["imagecodecs>=2024.1.1", "constriction==0.5.0", "matplotlib", "zstandard"],
     },
+    cmdclass={"build_py": BuildPyWithKernels},
     entry_points={
         "console_scripts": ["lcodec=lcodec.cli:main"],
         "numcodecs.codecs": ["lcodec = lcodec.numcodecs:Lcodec"],  # numcodecs.get_codec({"id": "lcodec"})

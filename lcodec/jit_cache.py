@@ -8,6 +8,12 @@ $XDG_CACHE_HOME/lcodec/numba/<version>-<hash of every lcodec/**/*.py> (or under 
 cannot be written), and any source change starts a fresh one. Numba picks a function's cache directory when it is
 decorated, so lcodec/__init__.py imports this module before any kernel module. A NUMBA_CACHE_DIR set by the user
 is left alone. The environment is not changed: child processes that import lcodec find the same directory.
+
+Compiling the kernels takes half a minute, so a wheel carries them compiled (`lcodec.precompile`, run by setup.py
+when it builds one) in lcodec/_kernels, keyed the same way; the first import copies them into the cache directory.
+For that the cache is laid out by each source file's place in the package, not its absolute path, and a kernel is
+fresh while its file's contents are the same. Numba checks the rest: its version, the Python version, the CPU and
+the signature, and compiles anew on any difference.
 """
 
 import hashlib
@@ -16,11 +22,13 @@ import stat
 import tempfile
 from pathlib import Path
 
-from numba.core import config
+from numba.core import caching, config
 
 from lcodec import __version__
 
 PACKAGE = Path(__file__).resolve().parent
+SHIPPED = PACKAGE / "_kernels"  # the kernels a wheel carries compiled, and the source key they were compiled from
+KEY_FILE = "KEY"
 
 
 def source_key():
@@ -71,15 +79,67 @@ def cache_dir():
         return None
 
 
-def _configure():
-    if config.CACHE_DIR:  # NUMBA_CACHE_DIR (or a .numba_config.yaml) chose already
-        return
+class PackageLocator(caching._CacheLocator):
+    """Numba's cache locator for lcodec's own sources: CACHE_DIR/<the file's folder in the package>, fresh while the
+    file's contents are unchanged (wherever the package is installed)."""
+
+    def __init__(self, py_func, py_file):
+        self._lineno = py_func.__code__.co_firstlineno
+        self._path = Path(py_file).resolve()
+        self._cache_path = os.path.join(config.CACHE_DIR, "lcodec", *self._path.parent.relative_to(PACKAGE).parts)
+
+    def get_cache_path(self):
+        return self._cache_path
+
+    def get_source_stamp(self):
+        return hashlib.sha256(self._path.read_bytes()).hexdigest()
+
+    def get_disambiguator(self):
+        return str(self._lineno)
+
+    @classmethod
+    def from_function(cls, py_func, py_file):
+        if not config.CACHE_DIR or not Path(py_file).resolve().is_relative_to(PACKAGE):
+            return None
+        self = cls(py_func, py_file)
+        try:
+            self.ensure_cache_path()
+        except OSError:
+            return None
+        return self
+
+
+def seed(directory, key):
+    """Copy the kernels the package carries into `directory` if they were compiled from sources with this key;
+    files already there are kept (each copy lands whole: another process may be reading)."""
     try:
-        directory = cache_dir()
-    except Exception:  # the cache is an optimisation: importing lcodec must never fail over it
+        if (SHIPPED / KEY_FILE).read_text().strip() != key:
+            return
+    except OSError:
         return
-    if directory is not None:
-        config.CACHE_DIR = str(directory)
+    for source in SHIPPED.rglob("*.nb[ic]"):
+        target = directory / source.relative_to(SHIPPED)
+        if target.exists():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as part:
+            part.write(source.read_bytes())
+        os.replace(part.name, target)
+
+
+def _configure():
+    try:  # the cache is an optimisation: importing lcodec must never fail over it
+        impl = getattr(caching, "CacheImpl", None) or caching._CacheImpl  # its older name
+        if PackageLocator not in impl._locator_classes:
+            impl._locator_classes.insert(0, PackageLocator)
+        if config.CACHE_DIR:  # NUMBA_CACHE_DIR (or a .numba_config.yaml) chose already
+            return
+        directory = cache_dir()
+        if directory is not None:
+            seed(directory, directory.name)
+            config.CACHE_DIR = str(directory)
+    except Exception:
+        return
 
 
 _configure()

@@ -165,7 +165,7 @@ def test_an_install_then_an_editable_install_leaves_nothing_behind(tmp_path):
                                capture_output=True, text=True, check=True).stdout.strip())
     (site / "dependencies.pth").write_text(f"{_dependencies(tmp_path / 'dependencies')}\n")
     cache = tmp_path / "cache"
-    env = _env(XDG_CACHE_HOME=str(cache), PATH=f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+    env = _env(XDG_CACHE_HOME=str(cache), LCODEC_PRECOMPILE="0", PATH=f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
                VIRTUAL_ENV=str(venv))
     image = tmp_path / "image.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(image)
@@ -190,3 +190,60 @@ def test_an_install_then_an_editable_install_leaves_nothing_behind(tmp_path):
     assert (tmp_path / "b" / "b.lcd").read_bytes() == (tmp_path / "a" / "a.lcd").read_bytes()
     assert not (site / "lcodec").exists(), sorted(p.name for p in (site / "lcodec").rglob("*"))
     assert _nb_files(cache)
+
+
+# A newcomer's first runs, on real files of every kind: photos by the network alone and with the mixing stage, gray,
+# palette, 1-bit and RGBA graphics, 16-bit gray and colour, at every effort, decoded and explained.
+FIRST_RUNS = [
+    ("kodak/kodim23.png", 2), ("kodak/kodim20.png", 1), ("graphics/p9_method_counts.png", 2),
+    ("graphics/spd_talent_icons.png", 3), ("graphics/tess_eurotext.tif", 2), ("graphics/kpxc_keepassxc.png", 2),
+    ("deep/dcmqact_GE_14.png", 3), ("deep/riocolor_rgb16.png", 2),
+]
+COUNT_COMPILES = """
+import sys
+from numba.core import event
+
+compiled = []
+
+
+class Listener(event.Listener):
+    def on_start(self, ev):
+        compiled.append(ev.data["dispatcher"].py_func.__qualname__)
+
+    def on_end(self, ev):
+        pass
+
+
+event.register("numba:compile", Listener())
+from lcodec.cli import main
+
+for i, (path, effort) in enumerate(RUNS):
+    for args in (["encode", "-q", "-e", str(effort), path, "-o", f"{i}.lcd"], ["decode", "-q", "-t", f"{i}.lcd"],
+                 ["explain", "-e", str(effort), path, "-o", f"{i}.png"]):
+        assert main(args) == 0, args
+print("compiled:", *compiled)
+"""
+
+
+def test_a_wheel_carries_every_kernel_a_first_run_needs(package, tmp_path):
+    """The kernels compiled into the wheel (setup.py runs lcodec.precompile) seed a fresh cache, and first runs on
+    every kind of image then load every kernel they use instead of compiling it (half a minute and more)."""
+    from models.data import shared_root
+
+    shipped = Path(lcodec.__file__).resolve().parent / "_kernels"
+    if not shipped.is_dir():  # the sources, or an editable install: compile them as setup.py does (two minutes)
+        assert os.environ.get("LCODEC_CI") != "1", "the installed package carries no compiled kernels"
+        if os.environ.get("LCODEC_SLOW") != "1":
+            pytest.skip("LCODEC_SLOW=1: compiles every kernel")
+        shipped = package / "lcodec" / "_kernels"
+        _python("import lcodec.precompile as p; p.main()", tmp_path, PYTHONPATH=str(package),
+                NUMBA_CACHE_DIR=str(shipped))
+    home = Path(shipped).parents[1]
+    runs = [(str(shared_root() / "data" / name), effort) for name, effort in FIRST_RUNS]
+    cache = tmp_path / "cache"
+    work = tmp_path / "work"
+    work.mkdir()
+    out = _python(f"RUNS = {runs!r}\n" + COUNT_COMPILES, work, PYTHONPATH=str(home), XDG_CACHE_HOME=str(cache))
+    assert out.splitlines()[-1] == "compiled:", out.splitlines()[-1]  # none of lcodec's kernels
+    assert (cache / "lcodec" / "numba").is_dir() and _nb_files(cache)
+    assert sorted(p.name for p in work.glob("*.png")) == [f"{i}.png" for i in range(len(FIRST_RUNS))]
